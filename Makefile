@@ -7,7 +7,7 @@ STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(TOOLS)/staticcheck
 PKGS := ./...
 
-.PHONY: all build run test lint vet staticcheck unit bench fuzz conformance e2e proto clean tools
+.PHONY: all build run test lint vet staticcheck unit bench fuzz conformance e2e proto clean tools deps
 
 all: build
 
@@ -34,7 +34,11 @@ lint: vet staticcheck
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 
-unit:
+# deps installs slapd and ldap-utils for the LDAP tests (a no-op when present).
+deps:
+	@./scripts/ldap-deps.sh
+
+unit: deps
 	$(GO) test -race -count=1 -timeout 9m $(PKGS)
 
 test: lint unit
