@@ -30,8 +30,11 @@ type Store interface {
 // AnyVersion as an expected version skips the compare-and-set check.
 const AnyVersion int64 = -1
 
+// ErrReadOnly is returned by the writing methods of a Tx in a View transaction.
+var ErrReadOnly = errors.New("store: write in a read-only transaction")
+
 // Record is a stored resource: its metadata, its JSON document and the attributes
-// the store indexes.
+// the store indexes. Get returns the Attrs; List may leave them nil (decode Data).
 type Record struct {
 	Kind     domain.Kind
 	ID       string
@@ -50,7 +53,8 @@ type Tx interface {
 	// 0 means "must not exist yet", AnyVersion skips the check, any other value
 	// must equal the stored version (else domain.ErrConflict). The store sets
 	// Version (old+1, or 1), Created (kept on replace) and Modified (now) and
-	// returns the stored record.
+	// returns the stored record. A non-zero expect for a missing record is a
+	// domain.ErrNotFound error. Modified always moves forward on replace.
 	Put(ctx context.Context, rec Record, expect int64) (Record, error)
 	// Delete removes a record under the same expect rule.
 	Delete(ctx context.Context, kind domain.Kind, id string, expect int64) error
@@ -59,7 +63,8 @@ type Tx interface {
 	List(ctx context.Context, kind domain.Kind, q Query) (Page, error)
 	// NextSequence returns the next value (from 1) of a named counter.
 	NextSequence(ctx context.Context, name string) (int64, error)
-	// AppendAudit appends one audit event; ev.Seq must be the last seq + 1.
+	// AppendAudit appends one audit event; ev.Seq must be the last seq + 1 (1 on an
+	// empty log), else domain.ErrConflict.
 	AppendAudit(ctx context.Context, ev AuditRow) error
 	// LastAudit returns the last audit row, ok=false when the log is empty.
 	LastAudit(ctx context.Context) (row AuditRow, ok bool, err error)
@@ -84,7 +89,9 @@ type AuditRow struct {
 }
 
 // AuditFilter selects audit rows for the why query. Empty fields match anything;
-// IdentityID, if set, must match.
+// IdentityID, if set, must match; of EntitlementID and KeyID, a row must match at
+// least one of those set (so one query finds a grant's events and its keys'
+// operations). Until is inclusive.
 type AuditFilter struct {
 	IdentityID    string
 	EntitlementID string
@@ -159,7 +166,9 @@ func (Compare) isExpr() {}
 func (Present) isExpr() {}
 
 // Eqf is a shorthand for a case-exact equality.
-func Eqf(attr, value string) Compare { return Compare{Attr: attr, Op: Eq, Value: value, CaseExact: true} }
+func Eqf(attr, value string) Compare {
+	return Compare{Attr: attr, Op: Eq, Value: value, CaseExact: true}
+}
 
 // Validate checks an expression before a store runs it.
 func Validate(e Expr) error {
