@@ -418,7 +418,7 @@ func (*Grant) Kind() Kind { return KindGrant }
 
 // Attrs implements Resource.
 func (g *Grant) Attrs() []Attr {
-	out := []Attr{{"identityId", g.IdentityID}, {"entitlementId", g.EntitlementID}, {"state", string(g.State)}, {"source", g.Source.String()}}
+	out := []Attr{{"identityId", g.IdentityID}, {"entitlementId", g.EntitlementID}, {"state", string(g.State)}, {"source", g.Source.String()}, {"opened", boolString(g.Opened)}}
 	out = appendNonEmpty(out, "policyId", g.PolicyID)
 	if g.ValidFrom != nil {
 		out = append(out, Attr{"validFrom", FormatTime(*g.ValidFrom)})
