@@ -77,7 +77,7 @@ type cylinder struct {
 	blacklist map[string]bool
 	events    []event // ring of the last CylinderEventMemory events
 	eventSeq  int64
-	uploaded  int64 // highest event seq already collected
+	uploaded  int64  // highest event seq already collected
 	jobs      []*job // jobs for this cylinder, pending ones executed at a visit
 	pendingBL int    // pending blacklist jobs
 }

@@ -23,7 +23,7 @@ type opDef struct {
 	path    string
 	ns      string
 	allowed []string // child elements of the operation element, unqualified
-	run func(s *Sim, raw []byte) (result, *opError)
+	run     func(s *Sim, raw []byte) (result, *opError)
 }
 
 func decodeOp[T any](body []byte) (T, *opError) {

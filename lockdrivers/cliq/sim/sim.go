@@ -88,7 +88,7 @@ type Sim struct {
 	profileIDs []string
 	jobs       map[string]*job
 	jobIDs     []string
-	pending    map[string]*job // see pendingKey
+	pending    map[string]*job  // see pendingKey
 	audit      []cwm.AuditTrail // ordered by import date (clock is monotone)
 
 	requests []simctl.Request
