@@ -45,7 +45,7 @@ type Control interface {
 	// Now returns the simulator's clock.
 	Now(ctx context.Context) (time.Time, error)
 	// SetTime sets the simulator's clock; Advance moves it forward. Time
-	// never moves backwards: SetTime to an earlier time is an error.
+	// never moves backwards: SetTime to an earlier time is an error wrapping ErrInvalid.
 	SetTime(ctx context.Context, t time.Time) error
 	Advance(ctx context.Context, d time.Duration) error
 
@@ -123,4 +123,7 @@ var (
 	ErrNotFound    = errors.New("simctl: not found")
 	ErrUnsupported = errors.New("simctl: not supported by this simulator")
 	ErrCrashed     = errors.New("simctl: simulator is crashed")
+	// ErrInvalid marks a malformed control request (time moving backwards,
+	// a negative duration).
+	ErrInvalid = errors.New("simctl: invalid request")
 )
