@@ -94,8 +94,8 @@ func (t *txn) evaluatePolicies() error {
 		if err != nil {
 			return err
 		}
-		if !in.Active {
-			continue // deactivation keeps grants; planning gives them no effect
+		if !in.Active || (in.ContractEnd != nil && !t.now.Before(*in.ContractEnd)) {
+			continue // deactivation keeps grants, planning gives them no effect; a contract that ended justifies nothing new
 		}
 		want := map[string]*domain.Policy{} // policyID/entitlementID
 		for _, p := range policies {

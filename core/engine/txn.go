@@ -499,6 +499,9 @@ func (t *txn) grant(s Grant, policyID string) (string, error) {
 	if !in.Active {
 		return "", domain.Precondition(domain.KindIdentity, in.ID, "is inactive: no grant can be made")
 	}
+	if in.ContractEnd != nil && !t.now.Before(*in.ContractEnd) {
+		return "", domain.Precondition(domain.KindIdentity, in.ID, "contract ended %s: no grant can be made", in.ContractEnd.Format(time.RFC3339))
+	}
 	en, err := t.entitlement(s.EntitlementID)
 	if err != nil {
 		return "", err

@@ -1,0 +1,5 @@
+package main
+
+// components are the parts serve starts, in order. Each part of keyward that runs
+// inside the server (the driver host, SCIM, LDAP) adds one entry here.
+var components = []component{}

@@ -1,0 +1,165 @@
+// Command keyward is the keyward server and its admin CLI.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward/core/domain"
+	"github.com/keyward/keyward/core/engine"
+	"github.com/keyward/keyward/core/estate"
+	"github.com/keyward/keyward/core/store"
+	"github.com/keyward/keyward/core/store/sqlite"
+	"github.com/keyward/keyward/internal/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// exitError carries an exit status: 2 for bad input (config, estate, arguments).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func badInput(err error) error { return &exitError{code: 2, err: err} }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRoot(os.Stdout, os.Stderr).ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "keyward:", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+func exitCode(err error) int {
+	var ee *exitError
+	var cp *config.Problems
+	var ep *estate.ProblemsError
+	switch {
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &cp), errors.As(err, &ep), errors.Is(err, domain.ErrInvalid):
+		return 2
+	}
+	return 1
+}
+
+// app is what every command shares: the flags, then the loaded config.
+type app struct {
+	out, errOut io.Writer
+	cfgFile     string
+	cfg         *config.Config
+	log         *slog.Logger
+}
+
+func newRoot(out, errOut io.Writer) *cobra.Command {
+	a := &app{out: out, errOut: errOut}
+	root := &cobra.Command{
+		Use:           "keyward",
+		Short:         "Physical access under identity governance",
+		Long:          "keyward brings electronic locking systems under identity governance: SCIM and LDAP to the IGA, lock driver plugins to the lock systems, and the governance record in between.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVarP(&a.cfgFile, "config", "c", os.Getenv("KEYWARD_CONFIG"), "configuration file (YAML); KEYWARD_* variables override it")
+	root.AddCommand(
+		a.serveCmd(), a.migrateCmd(), a.applyCmd(), a.grantCmd(), a.keyCmd(), a.auditCmd(), a.whyCmd(), a.versionCmd(),
+	)
+	for _, extra := range extraCommands {
+		root.AddCommand(extra(a))
+	}
+	return root
+}
+
+// extraCommands lets other files of this package add commands (client, report).
+var extraCommands []func(*app) *cobra.Command
+
+func (a *app) load() error {
+	if a.cfg != nil {
+		return nil
+	}
+	cfg, err := config.Load(a.cfgFile)
+	if err != nil {
+		return badInput(err)
+	}
+	a.cfg = cfg
+	a.log = newLogger(a.errOut, cfg.Log)
+	return nil
+}
+
+func newLogger(w io.Writer, c config.Log) *slog.Logger {
+	lvl := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[c.Level]
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openStore opens the configured store, applying migrations.
+func (a *app) openStore(ctx context.Context) (store.Store, error) {
+	if err := a.load(); err != nil {
+		return nil, err
+	}
+	path := a.cfg.Path(a.cfg.Store.Path)
+	if err := os.MkdirAll(dirOf(path), 0o750); err != nil {
+		return nil, err
+	}
+	return sqlite.Open(ctx, path)
+}
+
+func dirOf(p string) string {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '/' {
+			return p[:i]
+		}
+	}
+	return "."
+}
+
+func (a *app) engine(st store.Store, clock engine.Clock) *engine.Engine {
+	return engine.New(st, engine.Options{Clock: clock, Logger: a.log})
+}
+
+func (a *app) versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print keyward's version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(a.out, "keyward %s\n", version)
+			return nil
+		},
+	}
+}
+
+func (a *app) migrateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply the store's schema migrations (serve does this on start too)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := a.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			fmt.Fprintf(a.out, "store %s is up to date\n", a.cfg.Path(a.cfg.Store.Path))
+			return nil
+		},
+	}
+}
