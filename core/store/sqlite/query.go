@@ -21,22 +21,14 @@ func (t *tx) List(ctx context.Context, kind domain.Kind, q store.Query) (store.P
 	if q.Offset < 0 {
 		return store.Page{}, domain.Invalid("offset", "the offset %d is negative", q.Offset)
 	}
-	if err := store.Validate(q.Filter); err != nil {
+	where, whereArgs, err := listWhere(kind, q.Filter)
+	if err != nil {
 		return store.Page{}, err
-	}
-	b := builder{kind: string(kind)}
-	b.args = append(b.args, string(kind))
-	where := "r.kind = ?"
-	if q.Filter != nil {
-		where += " AND " + b.expr(q.Filter)
-	}
-	if b.err != nil {
-		return store.Page{}, b.err
 	}
 	op := "list " + string(kind)
 
 	page := store.Page{Records: []store.Record{}}
-	if err := t.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM resources r WHERE `+where, b.args...).Scan(&page.Total); err != nil {
+	if err := t.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM resources r WHERE `+where, whereArgs...).Scan(&page.Total); err != nil {
 		return store.Page{}, t.s.fail(ctx, op+": count", err)
 	}
 	if q.Limit == 0 || q.Offset >= page.Total {
@@ -46,7 +38,7 @@ func (t *tx) List(ctx context.Context, kind domain.Kind, q store.Query) (store.P
 	if limit < 0 {
 		limit = -1 // SQLite: no limit
 	}
-	args := append(b.args, limit, q.Offset)
+	args := append(whereArgs, limit, q.Offset)
 	rows, err := t.tx.QueryContext(ctx, `SELECT r.id, r.version, r.created, r.modified, r.data FROM resources r WHERE `+
 		where+` ORDER BY r.id LIMIT ? OFFSET ?`, args...)
 	if err != nil {
@@ -71,6 +63,20 @@ func (t *tx) List(ctx context.Context, kind domain.Kind, q store.Query) (store.P
 		return store.Page{}, t.s.fail(ctx, op, err)
 	}
 	return page, nil
+}
+
+// listWhere validates filter and translates it, with the kind, into the WHERE
+// clause of a query over resources r and the values to bind.
+func listWhere(kind domain.Kind, filter store.Expr) (string, []any, error) {
+	if err := store.Validate(filter); err != nil {
+		return "", nil, err
+	}
+	b := builder{kind: string(kind), args: []any{string(kind)}}
+	where := "r.kind = ?"
+	if filter != nil {
+		where += " AND " + b.expr(filter)
+	}
+	return where, b.args, b.err
 }
 
 // builder translates a validated store.Expr into SQL text with ? placeholders and

@@ -146,6 +146,12 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		_ = w.Close()
 		return nil, err
 	}
+	// Let SQLite gather the statistics its query planner needs (cheap; it only
+	// analyses what changed a lot). Close does the same for long-lived stores.
+	if _, err := w.ExecContext(ctx, "PRAGMA optimize=0x10002"); err != nil {
+		_ = w.Close()
+		return nil, s.fail(ctx, "optimize "+path, err)
+	}
 
 	r, err := sql.Open("sqlite3", readerDSN)
 	if err != nil {
@@ -184,6 +190,9 @@ func (s *Store) Close() error {
 	var errs []error
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
+	}
+	if _, err := s.w.Exec("PRAGMA optimize"); err != nil {
+		errs = append(errs, err)
 	}
 	errs = append(errs, s.w.Close())
 	if err := errors.Join(errs...); err != nil {

@@ -1,0 +1,105 @@
+package sqlite
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keyward/keyward/core/domain"
+	"github.com/keyward/keyward/core/store"
+)
+
+func openTest(t *testing.T) *Store {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "keyward.db"), WithRelaxedSync(), WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
+}
+
+// explain returns the query plan of the page query List runs for filter.
+func explain(ctx context.Context, t *testing.T, s *Store, filter store.Expr) string {
+	where, args, err := listWhere(domain.KindIdentity, filter)
+	require.NoError(t, err)
+	rows, err := s.r.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT r.id, r.version, r.created, r.modified, r.data FROM resources r WHERE `+
+		where+` ORDER BY r.id LIMIT ? OFFSET ?`, append(args, 10, 0)...)
+	require.NoError(t, err)
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		require.NoError(t, rows.Scan(&id, &parent, &notused, &detail))
+		lines = append(lines, detail)
+	}
+	require.NoError(t, rows.Err())
+	return strings.Join(lines, "\n")
+}
+
+// TestQueriesUseIndexes checks with EXPLAIN QUERY PLAN that the look-ups the
+// edges make most are index searches, never a scan of a table.
+func TestQueriesUseIndexes(t *testing.T) {
+	s := openTest(t)
+	cases := []struct {
+		name   string
+		filter store.Expr
+		want   []string // each must appear in the plan
+	}{
+		{"userName eq folded", store.Compare{Attr: "userName", Op: store.Eq, Value: "alice"},
+			[]string{"attrs_by_folded (kind=? AND name=? AND folded=?)", "(kind=? AND id=?)"}},
+		{"userName eq exact", store.Eqf("userName", "alice"),
+			[]string{"attrs_by_value (kind=? AND name=? AND value=?)", "(kind=? AND id=?)"}},
+		{"userName sw exact", store.Compare{Attr: "userName", Op: store.Sw, Value: "al", CaseExact: true},
+			[]string{"attrs_by_value (kind=? AND name=? AND value>? AND value<?)"}},
+		{"userName sw folded", store.Compare{Attr: "userName", Op: store.Sw, Value: "Al"},
+			[]string{"attrs_by_folded (kind=? AND name=? AND folded>? AND folded<?)"}},
+		{"externalId eq and active", store.And{store.Eqf("externalId", "x"), store.Eqf("active", "true")},
+			[]string{"attrs_by_value (kind=? AND name=? AND value=?)", "(kind=? AND id=?)"}},
+		{"id eq", store.Eqf("id", "x"), []string{"(kind=? AND id=?)"}},
+		{"no filter", nil, []string{"(kind=?)"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			plan := explain(t.Context(), t, s, tc.filter)
+			for _, w := range tc.want {
+				assert.Contains(t, plan, w)
+			}
+			assert.NotContains(t, plan, "SCAN", "no table or index is scanned whole")
+			assert.NotContains(t, plan, "TEMP B-TREE", "the id order comes from the index")
+		})
+	}
+}
+
+// TestConstraintIsConflict checks that a constraint violation the store did not
+// foresee still surfaces as domain.ErrConflict.
+func TestConstraintIsConflict(t *testing.T) {
+	s := openTest(t)
+	err := s.Update(t.Context(), func(stx store.Tx) error {
+		raw := stx.(*tx).tx
+		insert := `INSERT INTO sequences (name, value) VALUES ('x', 1)`
+		if _, err := raw.ExecContext(t.Context(), insert); err != nil {
+			return err
+		}
+		_, err := raw.ExecContext(t.Context(), insert)
+		return s.fail(t.Context(), "insert twice", err)
+	})
+	assert.ErrorIs(t, err, domain.ErrConflict)
+	assert.Contains(t, err.Error(), "UNIQUE constraint failed")
+}
+
+func TestGlobEscape(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain": "plain",
+		"a*b":   "a[*]b",
+		"?":     "[?]",
+		"[x]":   "[[]x]",
+		`50%_\`: `50%_\`,
+		"é*":    "é[*]",
+	} {
+		assert.Equal(t, want, globEscape(in), in)
+	}
+}
