@@ -134,7 +134,7 @@ func endpoint(base, override, path string) (string, error) {
 		return "", fmt.Errorf("cwm: invalid CWM URL %q: %w", raw, err)
 	}
 	if u.Scheme != "https" || u.Host == "" {
-		return "", fmt.Errorf("cwm: CWM URL %q must be https://host/...", raw)
+		return "", fmt.Errorf("cwm: CWM URL %q must be an https URL with a host", raw)
 	}
 	return u.String(), nil
 }

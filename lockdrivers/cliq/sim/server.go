@@ -243,8 +243,14 @@ func writeEnvelope(w http.ResponseWriter, status int, body func(*xml.Encoder) er
 	var buf bytes.Buffer
 	buf.WriteString(`<?xml version='1.0' encoding='UTF-8'?><S:Envelope xmlns:S="` + cwm.NSSOAPEnv + `"><S:Body>`)
 	enc := xml.NewEncoder(&buf)
-	if err := body(enc); err == nil {
+	err := body(enc)
+	if err == nil {
 		err = enc.Flush()
+	}
+	if err != nil {
+		// The simulator's own types always encode; reaching here is a bug.
+		http.Error(w, "sim: encode response: "+err.Error(), http.StatusInternalServerError)
+		return
 	}
 	buf.WriteString(`</S:Body></S:Envelope>`)
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
