@@ -110,7 +110,7 @@ func pages[A, T any](ctx context.Context, a *api, op, path string, cursor string
 			q.Set("cursor", cursor)
 		}
 		var p struct {
-			Items []A  `json:"items"`
+			Items []A    `json:"items"`
 			Next  string `json:"next"`
 		}
 		if err := a.do(ctx, op, http.MethodGet, path, q, nil, &p); err != nil {
