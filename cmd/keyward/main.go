@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // schedules name IANA time zones; a host without tzdata still knows them
 
 	"github.com/spf13/cobra"
 
