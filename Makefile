@@ -51,3 +51,8 @@ fuzz:
 
 clean:
 	rm -rf $(BIN) $(TOOLS)
+
+# proto regenerates the lock driver contract's Go code (lockdrivers/proto) with
+# protoc from Debian and the pinned protoc-gen-go plugins in ./.tools.
+proto:
+	@./scripts/proto.sh
