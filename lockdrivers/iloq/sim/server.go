@@ -152,6 +152,14 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
+// SetPoolURL sets what Url/GetUrl answers (useful once the listener's
+// address is known).
+func (s *Server) SetPoolURL(u string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.PoolURL = u
+}
+
 // Location is the locking system's time zone.
 func (s *Server) Location() *time.Location { return s.loc }
 
@@ -226,6 +234,13 @@ func (s *Server) DropNext(pathPrefix string, n int) {
 // GarbleNext makes the next n matching requests answer 200 with body.
 func (s *Server) GarbleNext(pathPrefix string, n int, body string) {
 	s.addFault(fault{pathPrefix: pathPrefix, status: http.StatusOK, body: body, count: n})
+}
+
+// ClearFaults drops every injected fault not yet used.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
 }
 
 func (s *Server) addFault(f fault) {
