@@ -66,6 +66,9 @@ func (d *Driver) EnsurePerson(ctx context.Context, req driver.EnsurePersonReques
 	if err != nil {
 		return driver.Person{}, err
 	}
+	if req.IdempotencyKey == "" {
+		return driver.Person{}, needIdem(op)
+	}
 	if req.Person.ExternalID == "" {
 		return driver.Person{}, driver.Invalid(op, driver.Problem{Field: "person.externalId", Message: "required"})
 	}
@@ -115,6 +118,9 @@ func (d *Driver) AssignKey(ctx context.Context, req driver.AssignKeyRequest) (dr
 	if req.PersonID == "" {
 		return driver.Key{}, driver.Invalid(op, driver.Problem{Field: "personId", Message: "required"})
 	}
+	if req.IdempotencyKey == "" {
+		return driver.Key{}, needIdem(op)
+	}
 	st, err := liveKey(ctx, op, m, req.KeyID)
 	if err != nil {
 		return driver.Key{}, err
@@ -139,6 +145,9 @@ func (d *Driver) ReturnKey(ctx context.Context, req driver.KeyRequest) (driver.K
 	if err != nil {
 		return driver.Key{}, err
 	}
+	if req.IdempotencyKey == "" {
+		return driver.Key{}, needIdem(op)
+	}
 	if _, err := liveKey(ctx, op, m, req.KeyID); err != nil {
 		return driver.Key{}, err
 	}
@@ -155,6 +164,9 @@ func (d *Driver) ReportKeyLost(ctx context.Context, req driver.KeyRequest) (driv
 	_, _, m, err := d.conn(op)
 	if err != nil {
 		return driver.Key{}, err
+	}
+	if req.IdempotencyKey == "" {
+		return driver.Key{}, needIdem(op)
 	}
 	if _, err := liveKey(ctx, op, m, req.KeyID); err != nil {
 		return driver.Key{}, err
@@ -174,6 +186,9 @@ func (d *Driver) SetKeyAccess(ctx context.Context, req driver.SetKeyAccessReques
 	cfg, _, m, err := d.conn(op)
 	if err != nil {
 		return driver.Delivery{}, err
+	}
+	if req.IdempotencyKey == "" {
+		return driver.Delivery{}, needIdem(op)
 	}
 	want, err := parseDesired(op, req.Access)
 	if err != nil {
@@ -254,11 +269,13 @@ func (d *Driver) Plan(ctx context.Context, req driver.SetKeyAccessRequest) (driv
 		(cfg.RevalidationDays == 0 || st.Revalidation == cwm.Revalidation{Enabled: true, PeriodDays: cfg.RevalidationDays})
 	current := deliveryFor(st, jobs, now)
 	switch {
-	case configSame && current.State == driver.DeliveryApplied:
-		p.NoChange, p.Expected = true, driver.DeliveryApplied
 	case configSame:
-		p.Expected, p.NeedsAction = current.State, current.NeedsAction
-		p.Notes = append(p.Notes, "CWM already holds this access; it has not reached the key or its cylinders yet")
+		// Nothing to send: CWM holds this access already. Whether it has
+		// reached the key is the current delivery state.
+		p.NoChange, p.Expected, p.NeedsAction = true, current.State, current.NeedsAction
+		if current.State != driver.DeliveryApplied {
+			p.Notes = append(p.Notes, "CWM already holds this access; it has not reached the key or its cylinders yet")
+		}
 	case !cfg.dynamic[st.Type] && !accessEqual(st.Access, want.access):
 		cyl, err := d.cylindersToProgram(ctx, m, st, want.access)
 		if err != nil {
@@ -349,6 +366,9 @@ func (d *Driver) block(ctx context.Context, op string, req driver.BlockKeyReques
 	if req.KeyID == "" {
 		return driver.BlockResult{}, driver.Invalid(op, driver.Problem{Field: "keyId", Message: "required"})
 	}
+	if req.IdempotencyKey == "" {
+		return driver.BlockResult{}, needIdem(op)
+	}
 	if _, err := m.GetKeyState(ctx, req.KeyID); err != nil {
 		return driver.BlockResult{}, mapErr(op, err)
 	}
@@ -399,4 +419,8 @@ func blockResult(st cwm.KeyState, jobs []cwm.ProgrammingJob, blocked bool, now t
 		res.Delivery.NeedsAction = visitLocks("CWM_BLACKLIST_JOBS", pending)
 	}
 	return res
+}
+
+func needIdem(op string) error {
+	return driver.Invalid(op, driver.Problem{Field: "idempotencyKey", Message: "required: the host sends one with every write"})
 }

@@ -276,7 +276,7 @@ func deliveryFor(st cwm.KeyState, jobs []cwm.ProgrammingJob, now time.Time) driv
 // key carries and its revalidation deadline; unbounded without either.
 func effectiveBy(st cwm.KeyState, applied bool, now time.Time) (time.Time, bool) {
 	if applied {
-		return now, false
+		return cwmTime(st, now), false
 	}
 	var bound time.Time
 	consider := func(t time.Time) {
@@ -286,7 +286,7 @@ func effectiveBy(st cwm.KeyState, applied bool, now time.Time) (time.Time, bool)
 	}
 	switch pv := st.ProgrammedValidity; pv.Type {
 	case cwm.ValidityNever:
-		consider(now)
+		consider(cwmTime(st, now))
 	case cwm.ValidityBetween:
 		if pv.To != nil {
 			consider(pv.To.UTC())
@@ -299,6 +299,22 @@ func effectiveBy(st cwm.KeyState, applied bool, now time.Time) (time.Time, bool)
 		consider(st.LastValidation.UTC().AddDate(0, 0, st.Revalidation.PeriodDays))
 	}
 	return bound, bound.IsZero()
+}
+
+// cwmTime is the latest CWM timestamp known for a key (its last update or
+// validation); removals are dated in CWM's clock, not the driver's. now is
+// the fallback for a key CWM has no timestamp for.
+func cwmTime(st cwm.KeyState, now time.Time) time.Time {
+	var t time.Time
+	for _, d := range []*cwm.DateTime{st.LastRemoteUpdate, st.LastValidation} {
+		if d != nil && d.After(t) {
+			t = d.UTC()
+		}
+	}
+	if t.IsZero() {
+		return now
+	}
+	return t
 }
 
 func removal(st cwm.KeyState, removed []string, applied bool, now time.Time) *driver.Removal {

@@ -115,7 +115,13 @@ func (s *Sim) UseKey(_ context.Context, keyID, lockID string) (simctl.UseResult,
 	}
 	kr := row
 	kr.Source = "KEY"
-	k.memory = append(k.memory, kr)
+	if k.Type == cwm.KeyTypeConnect {
+		// A CLIQ Connect key opens through the app, which reports at once.
+		kr.ImportDate = &cwm.DateTime{Time: s.now}
+		s.audit = append(s.audit, kr)
+	} else {
+		k.memory = append(k.memory, kr)
+	}
 	cr := row
 	cr.Source = "CYLINDER"
 	c.eventSeq++

@@ -20,7 +20,9 @@
 //     cylinder's ring of CylinderEventMemory events. CWM learns of it only
 //     when the key is next updated or a programming key visits the cylinder,
 //     so audit trails arrive late, and the same event can arrive twice (once
-//     from each); both rows carry the event's identity.
+//     from each); both rows carry the event's identity. CLIQ Connect keys
+//     (CONNECT_KEY) are the exception: they open through the phone app,
+//     which reports the event at once (ASSUMED from "online opening").
 //   - Audit trails are queried by import date (when CWM received them) with
 //     firstResult/maxResults paging; persons and keys are soft-deleted.
 //   - The clock is the simulator's own (SetTime, Advance).
