@@ -115,7 +115,7 @@ func (s *Sim) Generate(n EstateSize) {
 	defer s.mu.Unlock()
 	for i := 0; i < n.AuditRows; i++ {
 		row := cwm.AuditTrail{Identity: s.newID(), EventType: cwm.EventAccessGranted, Source: "KEY",
-			EventDate: &cwm.DateTime{Time: s.now.Add(-time.Duration(n.AuditRows-i) * time.Second)},
+			EventDate:  &cwm.DateTime{Time: s.now.Add(-time.Duration(n.AuditRows-i) * time.Second)},
 			ImportDate: &cwm.DateTime{Time: s.now}}
 		if len(keys) > 0 {
 			row.KeyIdentity = keys[i%len(keys)]
