@@ -56,3 +56,8 @@ clean:
 # protoc from Debian and the pinned protoc-gen-go plugins in ./.tools.
 proto:
 	@./scripts/proto.sh
+
+# SCIM conformance: the Okta spec test and the Microsoft collection, each against
+# a fresh keyward on an empty store (skips when ../shared/conformance is absent).
+conformance:
+	@./scripts/conformance.sh

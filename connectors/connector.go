@@ -101,6 +101,16 @@ func Common(r *Request) {
 		}
 		return
 	}
+	if _, ok := r.Body["schemas"]; !ok && (r.Method == http.MethodPost || r.Method == http.MethodPut) {
+		// A create or replace without schemas (Entra's and Microsoft's own
+		// test bodies) means the endpoint's core schema.
+		switch r.Resource() {
+		case "Users":
+			r.Body["schemas"] = []any{"urn:ietf:params:scim:schemas:core:2.0:User"}
+		case "Groups":
+			r.Body["schemas"] = []any{"urn:ietf:params:scim:schemas:core:2.0:Group"}
+		}
+	}
 	CoerceBooleans(r.Body)
 }
 
@@ -172,4 +182,11 @@ func DecodeJSONStrings(list any) {
 			}
 		}
 	}
+}
+
+// NoContentPatcher is an optional capability of a profile: a platform whose
+// reference behaviour answers every successful PATCH with 204 No Content
+// (RFC 7644 §3.5.2 allows it) rather than 200 with the resource.
+type NoContentPatcher interface {
+	PatchNoContent() bool
 }

@@ -57,7 +57,7 @@ func loadGroups(ctx context.Context, tx store.Tx, ents []*domain.Entitlement, wi
 		by[e.ID] = out[i]
 	}
 	people := map[string]*domain.Identity{}
-	if !withMembers || len(ents) == 0 {
+	if len(ents) == 0 {
 		return out, people, nil
 	}
 	for start := 0; start < len(ents); start += 500 {
@@ -78,6 +78,9 @@ func loadGroups(ctx context.Context, tx store.Tx, ents []*domain.Entitlement, wi
 				people[g.IdentityID] = nil
 			}
 		}
+	}
+	if !withMembers {
+		return out, map[string]*domain.Identity{}, nil
 	}
 	ids := sortedKeys(people)
 	for start := 0; start < len(ids); start += 500 {
@@ -160,7 +163,7 @@ func (g *groups) resource(f *groupFacts, people map[string]*domain.Identity, p p
 	d := withMeta(g.s.groupDoc(f, people, withMembers), f.ent.Meta, f.ent.ExternalID, "Group")
 	d = g.s.groups.project(d, p)
 	delete(d, "meta")
-	return scim.Resource{ID: f.ent.ID, Attributes: d, Meta: metaOf(f.ent.Meta)}
+	return scim.Resource{ID: f.ent.ID, Attributes: d, Meta: metaWithGrants(f.ent.Meta, f.grants)}
 }
 
 // Get implements scim.ResourceHandler.
@@ -395,7 +398,7 @@ func (g *groups) Replace(r *http.Request, id string, attrs scim.ResourceAttribut
 	if err != nil {
 		return scim.Resource{}, g.s.toSCIM(r, err, http.MethodPut)
 	}
-	if err := checkIfMatch(r, f.ent.Version); err != nil {
+	if err := checkIfMatch(r, versionWithGrants(f.ent.Version, f.grants)); err != nil {
 		return scim.Resource{}, err
 	}
 	e := *f.ent
@@ -419,7 +422,7 @@ func (g *groups) Patch(r *http.Request, id string, ops []scim.PatchOperation) (s
 	if err != nil {
 		return scim.Resource{}, g.s.toSCIM(r, err, http.MethodPatch)
 	}
-	if err := checkIfMatch(r, f.ent.Version); err != nil {
+	if err := checkIfMatch(r, versionWithGrants(f.ent.Version, f.grants)); err != nil {
 		return scim.Resource{}, err
 	}
 	if err := g.s.groups.applyPatch(doc, ops); err != nil {
@@ -445,7 +448,7 @@ func (g *groups) Delete(r *http.Request, id string) error {
 		if err != nil {
 			return g.s.toSCIM(r, err, http.MethodDelete)
 		}
-		if err := checkIfMatch(r, f.ent.Version); err != nil {
+		if err := checkIfMatch(r, versionWithGrants(f.ent.Version, f.grants)); err != nil {
 			return err
 		}
 		expect = f.ent.Version

@@ -60,7 +60,7 @@ func loadUsers(ctx context.Context, tx store.Tx, ids []*domain.Identity, withGra
 				}
 			}
 		}
-		if withKeys || withGrants {
+		if withKeys {
 			hor := make(store.Or, 0, end-start)
 			for _, in := range ids[start:end] {
 				hor = append(hor, store.Eqf("holderId", in.ID))
@@ -436,7 +436,7 @@ func identityFrom(d map[string]any, in *domain.Identity) error {
 	in.Timezone = getStr(d, "timezone")
 	in.Emails = readContacts(getList(d, "emails"))
 	in.PhoneNumbers = readContacts(getList(d, "phoneNumbers"))
-	if err := uniqueTypes("emails", in.Emails); err != nil {
+	if err := onePrimary("emails", in.Emails); err != nil {
 		return err
 	}
 	e := getMap(d, URNEnterpriseUser)
@@ -482,15 +482,9 @@ func lookupAny(m map[string]any, k string) any {
 	return v
 }
 
-func uniqueTypes(attr string, cs []domain.Contact) error {
-	seen := map[string]bool{}
+func onePrimary(attr string, cs []domain.Contact) error {
 	primaries := 0
 	for _, c := range cs {
-		t := strings.ToLower(c.Type)
-		if t != "" && seen[t] {
-			return errInvalidValue("%s: the type %q appears twice; types must be unique", attr, c.Type)
-		}
-		seen[t] = true
 		if c.Primary {
 			primaries++
 		}

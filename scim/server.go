@@ -233,7 +233,9 @@ func actor(r *http.Request) engine.Actor {
 var endpoints = map[string]string{
 	"users": "Users", "groups": "Groups", "entitlements": "Entitlements", "roles": "Roles", "locks": "Locks",
 	"schemas": "Schemas", "resourcetypes": "ResourceTypes", "serviceproviderconfig": "ServiceProviderConfig",
-	"serviceproviderconfigs": "ServiceProviderConfig", "me": "Me", "bulk": "Bulk", ".search": ".search",
+	"serviceproviderconfigs": "ServiceProviderConfig",
+	// the Microsoft reference server's name for it, which its test collection uses
+	"serviceconfiguration": "ServiceProviderConfig", "me": "Me", "bulk": "Bulk", ".search": ".search",
 }
 
 var discovery = map[string]bool{"Schemas": true, "ResourceTypes": true, "ServiceProviderConfig": true}
@@ -576,9 +578,9 @@ func etagMatches(header, etag string) bool {
 
 // checkIfMatch refuses a change whose If-Match names another version (RFC 7644
 // §3.14). It runs before anything is applied.
-func checkIfMatch(r *http.Request, version int64) error {
+func checkIfMatch(r *http.Request, etag string) error {
 	h := r.Header.Get("If-Match")
-	if h == "" || etagMatches(h, etagOf(version)) {
+	if h == "" || etagMatches(h, etag) {
 		return nil
 	}
 	return errPrecondition()

@@ -3,6 +3,8 @@ package scim
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"hash/fnv"
 	"net/http"
 	"reflect"
 	"slices"
@@ -13,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	filter "github.com/scim2/filter-parser/v2"
 
+	"github.com/keyward/keyward/connectors"
 	"github.com/keyward/keyward/core/domain"
 	"github.com/keyward/keyward/core/engine"
 	"github.com/keyward/keyward/core/store"
@@ -57,6 +60,32 @@ func metaOf(m domain.Meta) scim.Meta {
 	return scim.Meta{Created: &c, LastModified: &l, Version: etagOf(m.Version)}
 }
 
+// metaWithGrants is the meta of a resource whose document shows grants: a grant
+// made or revoked changes the document, so it changes the version and
+// lastModified too (iga.md BUG-26, BUG-36).
+func metaWithGrants(m domain.Meta, grants []*domain.Grant) scim.Meta {
+	out := metaOf(m)
+	out.Version = versionWithGrants(m.Version, grants)
+	for _, g := range grants {
+		if g.Modified.After(*out.LastModified) {
+			t := g.Modified
+			out.LastModified = &t
+		}
+	}
+	return out
+}
+
+func versionWithGrants(v int64, grants []*domain.Grant) string {
+	if len(grants) == 0 {
+		return etagOf(v)
+	}
+	h := fnv.New64a()
+	for _, g := range grants {
+		fmt.Fprintf(h, "%s/%d;", g.ID, g.Version)
+	}
+	return fmt.Sprintf(`W/"%d-%x"`, v, h.Sum64())
+}
+
 // withMeta adds what in-memory filters and projection need beside the
 // attributes: id, externalId and meta.
 func withMeta(d map[string]any, m domain.Meta, externalID, resourceType string) map[string]any {
@@ -72,14 +101,15 @@ func (u *users) resource(f *userFacts, ents map[string]*domain.Entitlement, p pr
 	d := withMeta(u.s.userDoc(f, ents), f.identity.Meta, f.identity.ExternalID, "User")
 	d = u.s.users.project(d, p)
 	delete(d, "meta")
-	return scim.Resource{ID: f.identity.ID, Attributes: d, Meta: metaOf(f.identity.Meta)}
+	return scim.Resource{ID: f.identity.ID, Attributes: d, Meta: metaWithGrants(f.identity.Meta, f.grants)}
 }
 
 func (u *users) loads(p projection) (grants, keys bool) {
 	sh := u.s.users
-	grants = sh.wants(p, "", "groups") || sh.wants(p, "", "entitlements") ||
-		sh.wants(p, URNKeywardUser, "grants") || sh.wants(p, URNKeywardUser, "deliveries")
-	keys = sh.wants(p, URNKeywardUser, "keys")
+	// Grants are always read: they are part of the version.
+	grants = true
+	keys = sh.wants(p, URNKeywardUser, "keys") || sh.wants(p, URNKeywardUser, "deliveries") ||
+		sh.wants(p, URNKeywardUser, "grants")
 	return grants, keys
 }
 
@@ -235,7 +265,7 @@ func (u *users) Replace(r *http.Request, id string, attrs scim.ResourceAttribute
 	if err != nil {
 		return scim.Resource{}, u.s.toSCIM(r, err, http.MethodPut)
 	}
-	if err := checkIfMatch(r, f.identity.Version); err != nil {
+	if err := checkIfMatch(r, versionWithGrants(f.identity.Version, f.grants)); err != nil {
 		return scim.Resource{}, err
 	}
 	in := *f.identity
@@ -302,7 +332,7 @@ func (u *users) Patch(r *http.Request, id string, ops []scim.PatchOperation) (sc
 	if err != nil {
 		return scim.Resource{}, u.s.toSCIM(r, err, http.MethodPatch)
 	}
-	if err := checkIfMatch(r, f.identity.Version); err != nil {
+	if err := checkIfMatch(r, versionWithGrants(f.identity.Version, f.grants)); err != nil {
 		return scim.Resource{}, err
 	}
 	before := deepCopy(doc)
@@ -314,7 +344,16 @@ func (u *users) Patch(r *http.Request, id string, ops []scim.PatchOperation) (sc
 		return scim.Resource{}, err
 	}
 	in.ExternalID = getStr(doc, "externalId")
-	return u.commit(r, f, &in, patchGrantSteps(id, f.grants, before, doc), http.MethodPatch)
+	res, err := u.commit(r, f, &in, patchGrantSteps(id, f.grants, before, doc), http.MethodPatch)
+	if err != nil {
+		return scim.Resource{}, err
+	}
+	if st := stateFrom(r); st != nil {
+		if nc, ok := st.profile.(connectors.NoContentPatcher); ok && nc.PatchNoContent() {
+			return scim.Resource{}, nil
+		}
+	}
+	return res, nil
 }
 
 // patchGrantSteps compares the grants and entitlements of a document before
@@ -349,7 +388,7 @@ func (u *users) Delete(r *http.Request, id string) error {
 		if err != nil {
 			return u.s.toSCIM(r, err, http.MethodDelete)
 		}
-		if err := checkIfMatch(r, f.identity.Version); err != nil {
+		if err := checkIfMatch(r, versionWithGrants(f.identity.Version, f.grants)); err != nil {
 			return err
 		}
 		expect = f.identity.Version

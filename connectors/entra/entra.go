@@ -76,3 +76,7 @@ func fixManager(body map[string]any) {
 		delete(ext, "manager")
 	}
 }
+
+// PatchNoContent implements connectors.NoContentPatcher: Microsoft's reference
+// server, and its test collection, answer every PATCH with 204.
+func (Profile) PatchNoContent() bool { return true }
