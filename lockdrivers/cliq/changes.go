@@ -247,15 +247,19 @@ func (s *stream) facts(ctx context.Context) error {
 	for _, k := range keys {
 		state[k.Identity] = k
 	}
-	now := time.Now().UTC()
 	var fs []fact
 	for _, k := range keys {
 		if k.Deleted || k.LastRemoteUpdate == nil {
 			continue
 		}
+		if k.PendingUpdate {
+			// CWM's configuration changed after this update: what the key
+			// took then is superseded, and the newer change is reported
+			// when the key takes it.
+			continue
+		}
 		at := k.LastRemoteUpdate.UnixMilli()
-		del := deliveryFor(k, byKey[k.Identity], now)
-		del.At = ms(k.LastRemoteUpdate.Time)
+		del := deliveryAt(k, byKey[k.Identity], at)
 		fs = append(fs, fact{at: at, id: "update:" + k.Identity + "@" + strconv.FormatInt(at, 10),
 			change: driver.Change{Kind: driver.ChangeDelivery, At: del.At,
 				Delivery: &driver.DeliveryChange{KeyID: k.Identity, Delivery: del}}})
@@ -279,8 +283,7 @@ func (s *stream) facts(ctx context.Context) error {
 				continue
 			}
 			id := "jobs:" + j.KeyIdentity + "@" + strconv.FormatInt(at, 10)
-			del := deliveryFor(k, byKey[k.Identity], now)
-			del.At = ms(j.Executed.Time)
+			del := deliveryAt(k, byKey[k.Identity], at)
 			jobFacts[id] = fact{at: at, id: id, change: driver.Change{Kind: driver.ChangeDelivery, At: del.At,
 				Delivery: &driver.DeliveryChange{KeyID: k.Identity, Delivery: del}}}
 		}
@@ -318,4 +321,21 @@ func (s *stream) facts(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// deliveryAt is the delivery state of a key's current configuration as it
+// stood at CWM time at (unix ms): jobs executed later still count as
+// pending, so replaying the stream gives the same answers.
+func deliveryAt(st cwm.KeyState, jobs []cwm.ProgrammingJob, at int64) driver.Delivery {
+	asOf := make([]cwm.ProgrammingJob, 0, len(jobs))
+	for _, j := range jobs {
+		if j.State == cwm.JobDone && j.Executed != nil && j.Executed.UnixMilli() > at {
+			j.State = cwm.JobPending
+		}
+		asOf = append(asOf, j)
+	}
+	when := time.UnixMilli(at).UTC()
+	d := deliveryFor(st, asOf, when)
+	d.At = when
+	return d
 }
