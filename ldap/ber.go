@@ -110,14 +110,6 @@ func (e *encoder) integer(tag byte, v int64) {
 	e.b = append(e.b, buf[9-n:]...)
 }
 
-func (e *encoder) boolean(v bool) {
-	if v {
-		e.b = append(e.b, tagBoolean, 1, 0xff)
-	} else {
-		e.b = append(e.b, tagBoolean, 1, 0)
-	}
-}
-
 // errFrame is a framing error: the stream can no longer be read.
 var errFrame = errors.New("malformed LDAP message framing")
 

@@ -28,8 +28,6 @@ type entry struct {
 	user   []*attribute
 	oper   []*attribute
 	byType map[*attrType]*attribute
-	// hasChildren is true for containers.
-	hasChildren bool
 }
 
 // entryBuilder collects attributes in order.

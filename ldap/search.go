@@ -59,6 +59,9 @@ func (s *selection) attributes(e *entry, dst []*attribute) []*attribute {
 	return dst
 }
 
+// testHookSearch, when set by a test, runs at the start of every search.
+var testHookSearch func(base string)
+
 // cursor is the state of a paged search between pages, bound to its connection.
 type cursor struct {
 	key       string
@@ -85,6 +88,9 @@ func (c *conn) search(m *message) {
 	if err != nil {
 		c.result(m.id, tagSearchDone, lerr(resultProtocolError, "%v", err))
 		return
+	}
+	if testHookSearch != nil {
+		testHookSearch(req.base)
 	}
 	bnd := normDN(req.base)
 	if strings.HasPrefix(bnd, "\x00") {

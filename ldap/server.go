@@ -343,13 +343,13 @@ func (s *server) addrs() []net.Addr {
 // order: that is the per-connection in-flight limit (one), and what makes responses
 // batch into few writes.
 type conn struct {
-	s      *server
-	nc     net.Conn
-	r      *bufio.Reader
-	w      *bufio.Writer
-	tls    bool
-	remote string
-	buf    []byte
+	s       *server
+	nc      net.Conn
+	r       *bufio.Reader
+	w       *bufio.Writer
+	tls     bool
+	remote  string
+	buf     []byte
 	scratch encoder
 
 	bindDN  string // "" when anonymous
@@ -652,6 +652,7 @@ func (c *conn) startTLS(m *message) {
 // the next attempt waits twice as long (up to 5 s); a success resets it.
 type bindLimiter struct {
 	mu    sync.Mutex
+	first time.Duration // the delay after a first failure
 	hosts map[string]*bindBackoff
 }
 
@@ -660,7 +661,9 @@ type bindBackoff struct {
 	delay time.Duration
 }
 
-func newBindLimiter() *bindLimiter { return &bindLimiter{hosts: map[string]*bindBackoff{}} }
+func newBindLimiter() *bindLimiter {
+	return &bindLimiter{first: 100 * time.Millisecond, hosts: map[string]*bindBackoff{}}
+}
 
 func (l *bindLimiter) wait(ctx context.Context, host string) {
 	l.mu.Lock()
@@ -694,7 +697,7 @@ func (l *bindLimiter) failed(host string) {
 				}
 			}
 		}
-		b = &bindBackoff{delay: 100 * time.Millisecond}
+		b = &bindBackoff{delay: l.first}
 		l.hosts[host] = b
 	} else {
 		b.delay = min(b.delay*2, 5*time.Second)
