@@ -71,6 +71,11 @@ func (s *server) toSCIM(r *http.Request, err error, method string) error {
 	}
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
+		if method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
+			// The resource itself was found before the change: what is
+			// missing is one it refers to (a member, an entitlement).
+			return scimerr.ScimError{ScimType: scimerr.ScimTypeInvalidValue, Detail: detail, Status: http.StatusBadRequest}
+		}
 		return scimerr.ScimError{Detail: detail, Status: http.StatusNotFound}
 	case errors.Is(err, domain.ErrConflict):
 		if r.Header.Get("If-Match") != "" {

@@ -336,6 +336,23 @@ func (t translator) compare(x *filter.AttributeExpression) (store.Expr, bool, er
 	if ix.store == "" {
 		return store.And{}, false, nil
 	}
+	if ix.kind == kindTime && ix.store == "modified" && t.join != nil && (x.Operator == filter.GT || x.Operator == filter.GE) {
+		// A grant made or revoked changes the resource it shows on (iga.md
+		// BUG-26): delta queries also select resources whose grants changed.
+		v, err := t.value(ix, x)
+		if err != nil {
+			return nil, false, err
+		}
+		ids, err := t.join("meta.lastmodified "+string(x.Operator), v)
+		if err != nil {
+			return nil, false, err
+		}
+		out := store.Or{store.Compare{Attr: "modified", Op: store.Op(x.Operator), Value: v, CaseExact: true}}
+		for _, id := range ids {
+			out = append(out, store.Eqf("id", id))
+		}
+		return out, true, nil
+	}
 	if x.Operator == filter.PR {
 		return store.Present{Attr: ix.store}, true, nil
 	}

@@ -27,8 +27,12 @@ var (
 
 // joinGroups resolves members eq "<user id>" into the entitlements the user
 // holds a current grant of.
-func (s *server) joinGroups(ctx context.Context, tx store.Tx, _ string, value string) ([]string, error) {
-	grants, err := store.All[domain.Grant](ctx, tx, store.And{store.Eqf("identityId", value), currentGrant()})
+func (s *server) joinGroups(ctx context.Context, tx store.Tx, attr string, value string) ([]string, error) {
+	var sel store.Expr = store.And{store.Eqf("identityId", value), currentGrant()}
+	if op, ok := strings.CutPrefix(attr, "meta.lastmodified "); ok {
+		sel = store.Compare{Attr: "modified", Op: store.Op(op), Value: value, CaseExact: true}
+	}
+	grants, err := store.All[domain.Grant](ctx, tx, sel)
 	if err != nil {
 		return nil, err
 	}
@@ -396,7 +400,7 @@ func (g *groups) commit(r *http.Request, f *groupFacts, e *domain.Entitlement, s
 func (g *groups) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
 	f, _, err := g.current(r, id)
 	if err != nil {
-		return scim.Resource{}, g.s.toSCIM(r, err, http.MethodPut)
+		return scim.Resource{}, g.s.toSCIM(r, err, http.MethodGet)
 	}
 	if err := checkIfMatch(r, versionWithGrants(f.ent.Version, f.grants)); err != nil {
 		return scim.Resource{}, err
@@ -420,7 +424,7 @@ func (g *groups) Replace(r *http.Request, id string, attrs scim.ResourceAttribut
 func (g *groups) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
 	f, doc, err := g.current(r, id)
 	if err != nil {
-		return scim.Resource{}, g.s.toSCIM(r, err, http.MethodPatch)
+		return scim.Resource{}, g.s.toSCIM(r, err, http.MethodGet)
 	}
 	if err := checkIfMatch(r, versionWithGrants(f.ent.Version, f.grants)); err != nil {
 		return scim.Resource{}, err

@@ -273,8 +273,8 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		segs[0], first = canon, canon
-		if len(segs) == 2 && strings.EqualFold(segs[1], ".search") {
-			segs[1] = ".search"
+		if len(segs) == 2 {
+			segs[1] = s.canonicalID(first, segs[1])
 		}
 	}
 	path := "/" + strings.Join(segs, "/")
@@ -327,6 +327,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalidValue", err.Error())
 		return
 	}
+	if r.Method == http.MethodPatch {
+		s.urnPaths(first, req.Body)
+	}
 	if f := req.Query.Get("filter"); f != "" {
 		req.Query.Set("filter", quoteBareValues(strings.TrimSpace(f)))
 	}
@@ -334,6 +337,56 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{header: http.Header{}}
 	s.lib.ServeHTTP(rec, r)
 	s.finish(w, r, rec, st)
+}
+
+// canonicalID spells a second path segment the way the library matches it:
+// .search, resource type names and schema URNs are case-insensitive.
+func (s *server) canonicalID(first, id string) string {
+	if strings.EqualFold(id, ".search") {
+		return ".search"
+	}
+	var known []string
+	switch first {
+	case "ResourceTypes":
+		known = []string{"User", "Group", "Entitlement", "Role", "Lock"}
+	case "Schemas":
+		known = []string{URNUser, URNGroup, URNEnterpriseUser, URNKeywardUser, URNKeywardGroup, URNEntitlement, URNRole, URNLock}
+	}
+	for _, k := range known {
+		if strings.EqualFold(k, id) {
+			return k
+		}
+	}
+	return id
+}
+
+// urnPaths rewrites PATCH operations whose path is a bare extension URN, which
+// the library refuses (scim.md §1.6 #7), into path-less operations on the
+// extension's object (iga.md BUG-12).
+func (s *server) urnPaths(first string, body map[string]any) {
+	var exts []string
+	switch first {
+	case "Users":
+		exts = s.users.tr.exts
+	case "Groups":
+		exts = s.groups.tr.exts
+	}
+	ops, _ := body["Operations"].([]any)
+	for _, o := range ops {
+		op, ok := o.(map[string]any)
+		if !ok {
+			continue
+		}
+		p, _ := op["path"].(string)
+		for _, e := range exts {
+			if strings.EqualFold(strings.TrimSpace(p), e) {
+				if v, isMap := op["value"].(map[string]any); isMap {
+					delete(op, "path")
+					op["value"] = map[string]any{e: v}
+				}
+			}
+		}
+	}
 }
 
 func (s *server) relative(p string) (string, bool) {

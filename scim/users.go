@@ -31,8 +31,12 @@ var (
 
 // joinUsers resolves groups/entitlements/grants eq "<entitlement id>" into the
 // ids of the identities holding a current grant of it.
-func (s *server) joinUsers(ctx context.Context, tx store.Tx, _ string, value string) ([]string, error) {
-	grants, err := store.All[domain.Grant](ctx, tx, store.And{store.Eqf("entitlementId", value), currentGrant()})
+func (s *server) joinUsers(ctx context.Context, tx store.Tx, attr string, value string) ([]string, error) {
+	var sel store.Expr = store.And{store.Eqf("entitlementId", value), currentGrant()}
+	if op, ok := strings.CutPrefix(attr, "meta.lastmodified "); ok {
+		sel = store.Compare{Attr: "modified", Op: store.Op(op), Value: value, CaseExact: true}
+	}
+	grants, err := store.All[domain.Grant](ctx, tx, sel)
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +267,7 @@ func (u *users) current(r *http.Request, id string) (*userFacts, map[string]any,
 func (u *users) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
 	f, _, err := u.current(r, id)
 	if err != nil {
-		return scim.Resource{}, u.s.toSCIM(r, err, http.MethodPut)
+		return scim.Resource{}, u.s.toSCIM(r, err, http.MethodGet)
 	}
 	if err := checkIfMatch(r, versionWithGrants(f.identity.Version, f.grants)); err != nil {
 		return scim.Resource{}, err
@@ -330,7 +334,7 @@ func grantDiff(identityID string, held []*domain.Grant, wants map[string]wantGra
 func (u *users) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
 	f, doc, err := u.current(r, id)
 	if err != nil {
-		return scim.Resource{}, u.s.toSCIM(r, err, http.MethodPatch)
+		return scim.Resource{}, u.s.toSCIM(r, err, http.MethodGet)
 	}
 	if err := checkIfMatch(r, versionWithGrants(f.identity.Version, f.grants)); err != nil {
 		return scim.Resource{}, err
