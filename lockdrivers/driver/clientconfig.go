@@ -24,7 +24,8 @@ type LaunchConfig struct {
 	// Env is the driver's whole environment: the driver never inherits the
 	// host's (SkipHostEnv), so vendor drivers do not see host secrets.
 	Env []string
-	// Logger receives the driver's stderr log lines (re-levelled).
+	// Logger receives the go-plugin client's log and the driver's stderr
+	// log lines (re-levelled); nil logs at Info to stderr.
 	Logger hclog.Logger
 	// StartTimeout bounds the handshake; default 10s.
 	StartTimeout time.Duration
@@ -46,6 +47,10 @@ func NewClientConfig(c LaunchConfig) (*plugin.ClientConfig, error) {
 	cmd := exec.Command(c.Binary, c.Args...)
 	cmd.Env = append([]string(nil), c.Env...)
 	setParentDeathSignal(cmd)
+	log := c.Logger
+	if log == nil {
+		log = hclog.New(&hclog.LoggerOptions{Name: "lockdriver", Level: hclog.Info})
+	}
 	timeout := c.StartTimeout
 	if timeout == 0 {
 		timeout = 10 * time.Second
@@ -59,7 +64,7 @@ func NewClientConfig(c LaunchConfig) (*plugin.ClientConfig, error) {
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
 		StartTimeout:     timeout,
-		Logger:           c.Logger,
+		Logger:           log,
 	}, nil
 }
 

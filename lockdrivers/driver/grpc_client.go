@@ -197,11 +197,18 @@ func (c *Client) UnblockKey(ctx context.Context, req BlockKeyRequest) (BlockResu
 // Changes implements Driver. With req.Follow the stream stays open until ctx
 // is cancelled (which then ends Changes without error).
 func (c *Client) Changes(ctx context.Context, req ChangesRequest, yield func(Change) error) error {
-	err := recvAll(ctx, func(ctx context.Context) (receiver[*pb.Change], error) {
+	err := recvAll(ctx, func(ctx context.Context) (receiver[*pb.ChangeBatch], error) {
 		return c.rpc.Changes(ctx, &pb.ChangesRequest{
 			Cursor: req.Cursor, Limit: int32(req.Limit), Follow: req.Follow, PollInterval: durToPB(req.PollInterval),
 		})
-	}, changeFromPB, yield)
+	}, func(b *pb.ChangeBatch) *pb.ChangeBatch { return b }, func(b *pb.ChangeBatch) error {
+		for _, ch := range b.GetChanges() {
+			if err := yield(changeFromPB(ch)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if req.Follow && ctx.Err() != nil && KindOf(err) == KindTransient {
 		return nil
 	}

@@ -164,23 +164,52 @@ func blockReqFromPB(req *pb.BlockKeyRequest) BlockKeyRequest {
 	return BlockKeyRequest{IdempotencyKey: req.GetIdempotencyKey(), KeyID: req.GetKeyId(), Reason: req.GetReason()}
 }
 
+// changeBatch is the most changes one stream message carries, and
+// changeFlush how long a change may wait in a batch for company.
+const (
+	changeBatch = 256
+	changeFlush = 50 * time.Millisecond
+)
+
 // Changes runs the driver's Changes once, or, with follow, again every poll
-// interval from the last cursor until the caller cancels.
+// interval from the last cursor until the caller cancels. Changes are sent
+// in batches: when a batch is full, when a change has waited changeFlush for
+// the next one, and whenever the driver's Changes returns.
 func (s *server) Changes(req *pb.ChangesRequest, stream pb.LockDriver_ChangesServer) error {
 	ctx := stream.Context()
-	cursor := req.GetCursor()
-	in := ChangesRequest{Cursor: cursor, Limit: int(req.GetLimit())}
+	in := ChangesRequest{Cursor: req.GetCursor(), Limit: int(req.GetLimit())}
+	batch := &pb.ChangeBatch{}
+	var oldest time.Time
+	flush := func() error {
+		if len(batch.Changes) == 0 {
+			return nil
+		}
+		err := stream.Send(batch)
+		batch = &pb.ChangeBatch{Changes: make([]*pb.Change, 0, changeBatch)}
+		return err
+	}
 	send := func(c Change) error {
 		if c.Delivery == nil && c.LockEvent == nil && c.KeyState == nil && c.Block == nil {
 			return Errorf(KindUnknown, "changes", "driver produced change %q without an event", c.ID)
 		}
-		if err := stream.Send(changeToPB(c)); err != nil {
-			return err
+		if len(batch.Changes) == 0 {
+			oldest = time.Now()
 		}
+		batch.Changes = append(batch.Changes, changeToPB(c))
 		in.Cursor = c.Cursor
+		if len(batch.Changes) >= changeBatch || time.Since(oldest) >= changeFlush {
+			return flush()
+		}
 		return nil
 	}
-	if err := s.impl.Changes(ctx, in, send); err != nil {
+	run := func() error {
+		err := s.impl.Changes(ctx, in, send)
+		if ferr := flush(); err == nil {
+			err = ferr
+		}
+		return err
+	}
+	if err := run(); err != nil {
 		return toStatus(err)
 	}
 	if !req.GetFollow() {
@@ -198,7 +227,7 @@ func (s *server) Changes(req *pb.ChangesRequest, stream pb.LockDriver_ChangesSer
 			return nil
 		case <-tick.C:
 		}
-		if err := s.impl.Changes(ctx, in, send); err != nil {
+		if err := run(); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}

@@ -2769,6 +2769,50 @@ func (x *ChangesRequest) GetPollInterval() *durationpb.Duration {
 	return nil
 }
 
+type ChangeBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Changes       []*Change              `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeBatch) Reset() {
+	*x = ChangeBatch{}
+	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeBatch) ProtoMessage() {}
+
+func (x *ChangeBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeBatch.ProtoReflect.Descriptor instead.
+func (*ChangeBatch) Descriptor() ([]byte, []int) {
+	return file_lockdriver_v1_lockdriver_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ChangeBatch) GetChanges() []*Change {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
 type Change struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// id is the vendor's event id; it de-duplicates.
@@ -2789,7 +2833,7 @@ type Change struct {
 
 func (x *Change) Reset() {
 	*x = Change{}
-	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[37]
+	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2801,7 +2845,7 @@ func (x *Change) String() string {
 func (*Change) ProtoMessage() {}
 
 func (x *Change) ProtoReflect() protoreflect.Message {
-	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[37]
+	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2814,7 +2858,7 @@ func (x *Change) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Change.ProtoReflect.Descriptor instead.
 func (*Change) Descriptor() ([]byte, []int) {
-	return file_lockdriver_v1_lockdriver_proto_rawDescGZIP(), []int{37}
+	return file_lockdriver_v1_lockdriver_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Change) GetId() string {
@@ -2919,7 +2963,7 @@ type DeliveryChange struct {
 
 func (x *DeliveryChange) Reset() {
 	*x = DeliveryChange{}
-	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[38]
+	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2931,7 +2975,7 @@ func (x *DeliveryChange) String() string {
 func (*DeliveryChange) ProtoMessage() {}
 
 func (x *DeliveryChange) ProtoReflect() protoreflect.Message {
-	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[38]
+	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2944,7 +2988,7 @@ func (x *DeliveryChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliveryChange.ProtoReflect.Descriptor instead.
 func (*DeliveryChange) Descriptor() ([]byte, []int) {
-	return file_lockdriver_v1_lockdriver_proto_rawDescGZIP(), []int{38}
+	return file_lockdriver_v1_lockdriver_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DeliveryChange) GetKeyId() string {
@@ -2973,7 +3017,7 @@ type LockEvent struct {
 
 func (x *LockEvent) Reset() {
 	*x = LockEvent{}
-	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[39]
+	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2985,7 +3029,7 @@ func (x *LockEvent) String() string {
 func (*LockEvent) ProtoMessage() {}
 
 func (x *LockEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[39]
+	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2998,7 +3042,7 @@ func (x *LockEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockEvent.ProtoReflect.Descriptor instead.
 func (*LockEvent) Descriptor() ([]byte, []int) {
-	return file_lockdriver_v1_lockdriver_proto_rawDescGZIP(), []int{39}
+	return file_lockdriver_v1_lockdriver_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *LockEvent) GetLockId() string {
@@ -3041,7 +3085,7 @@ type KeyStateChange struct {
 
 func (x *KeyStateChange) Reset() {
 	*x = KeyStateChange{}
-	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[40]
+	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3053,7 +3097,7 @@ func (x *KeyStateChange) String() string {
 func (*KeyStateChange) ProtoMessage() {}
 
 func (x *KeyStateChange) ProtoReflect() protoreflect.Message {
-	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[40]
+	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3066,7 +3110,7 @@ func (x *KeyStateChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyStateChange.ProtoReflect.Descriptor instead.
 func (*KeyStateChange) Descriptor() ([]byte, []int) {
-	return file_lockdriver_v1_lockdriver_proto_rawDescGZIP(), []int{40}
+	return file_lockdriver_v1_lockdriver_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *KeyStateChange) GetKeyId() string {
@@ -3108,7 +3152,7 @@ type BlockChange struct {
 
 func (x *BlockChange) Reset() {
 	*x = BlockChange{}
-	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[41]
+	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3120,7 +3164,7 @@ func (x *BlockChange) String() string {
 func (*BlockChange) ProtoMessage() {}
 
 func (x *BlockChange) ProtoReflect() protoreflect.Message {
-	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[41]
+	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3133,7 +3177,7 @@ func (x *BlockChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockChange.ProtoReflect.Descriptor instead.
 func (*BlockChange) Descriptor() ([]byte, []int) {
-	return file_lockdriver_v1_lockdriver_proto_rawDescGZIP(), []int{41}
+	return file_lockdriver_v1_lockdriver_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *BlockChange) GetKeyId() string {
@@ -3167,7 +3211,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[42]
+	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3179,7 +3223,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[42]
+	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3192,7 +3236,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_lockdriver_v1_lockdriver_proto_rawDescGZIP(), []int{42}
+	return file_lockdriver_v1_lockdriver_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Header) GetName() string {
@@ -3219,7 +3263,7 @@ type WebhookRequest struct {
 
 func (x *WebhookRequest) Reset() {
 	*x = WebhookRequest{}
-	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[43]
+	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3231,7 +3275,7 @@ func (x *WebhookRequest) String() string {
 func (*WebhookRequest) ProtoMessage() {}
 
 func (x *WebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[43]
+	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3244,7 +3288,7 @@ func (x *WebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookRequest.ProtoReflect.Descriptor instead.
 func (*WebhookRequest) Descriptor() ([]byte, []int) {
-	return file_lockdriver_v1_lockdriver_proto_rawDescGZIP(), []int{43}
+	return file_lockdriver_v1_lockdriver_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *WebhookRequest) GetHeaders() []*Header {
@@ -3270,7 +3314,7 @@ type WebhookResponse struct {
 
 func (x *WebhookResponse) Reset() {
 	*x = WebhookResponse{}
-	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[44]
+	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3282,7 +3326,7 @@ func (x *WebhookResponse) String() string {
 func (*WebhookResponse) ProtoMessage() {}
 
 func (x *WebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[44]
+	mi := &file_lockdriver_v1_lockdriver_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3295,7 +3339,7 @@ func (x *WebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookResponse.ProtoReflect.Descriptor instead.
 func (*WebhookResponse) Descriptor() ([]byte, []int) {
-	return file_lockdriver_v1_lockdriver_proto_rawDescGZIP(), []int{44}
+	return file_lockdriver_v1_lockdriver_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *WebhookResponse) GetChanges() []*Change {
@@ -3481,7 +3525,9 @@ const file_lockdriver_v1_lockdriver_proto_rawDesc = "" +
 	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x16\n" +
 	"\x06follow\x18\x03 \x01(\bR\x06follow\x12>\n" +
-	"\rpoll_interval\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\fpollInterval\"\xcf\x02\n" +
+	"\rpoll_interval\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\fpollInterval\">\n" +
+	"\vChangeBatch\x12/\n" +
+	"\achanges\x18\x01 \x03(\v2\x15.lockdriver.v1.ChangeR\achanges\"\xcf\x02\n" +
 	"\x06Change\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06cursor\x18\x02 \x01(\tR\x06cursor\x12*\n" +
@@ -3576,7 +3622,7 @@ const file_lockdriver_v1_lockdriver_proto_rawDesc = "" +
 	"\x1dPROPAGATION_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19PROPAGATION_STATE_PENDING\x10\x01\x12\x1d\n" +
 	"\x19PROPAGATION_STATE_APPLIED\x10\x02\x12\x1c\n" +
-	"\x18PROPAGATION_STATE_FAILED\x10\x032\x86\n" +
+	"\x18PROPAGATION_STATE_FAILED\x10\x032\x8b\n" +
 	"\n" +
 	"\n" +
 	"LockDriver\x12?\n" +
@@ -3595,8 +3641,8 @@ const file_lockdriver_v1_lockdriver_proto_rawDesc = "" +
 	"\x04Plan\x12\".lockdriver.v1.SetKeyAccessRequest\x1a\x1b.lockdriver.v1.PlanResponse\x12K\n" +
 	"\bBlockKey\x12\x1e.lockdriver.v1.BlockKeyRequest\x1a\x1f.lockdriver.v1.BlockKeyResponse\x12M\n" +
 	"\n" +
-	"UnblockKey\x12\x1e.lockdriver.v1.BlockKeyRequest\x1a\x1f.lockdriver.v1.BlockKeyResponse\x12A\n" +
-	"\aChanges\x12\x1d.lockdriver.v1.ChangesRequest\x1a\x15.lockdriver.v1.Change0\x01\x12N\n" +
+	"UnblockKey\x12\x1e.lockdriver.v1.BlockKeyRequest\x1a\x1f.lockdriver.v1.BlockKeyResponse\x12F\n" +
+	"\aChanges\x12\x1d.lockdriver.v1.ChangesRequest\x1a\x1a.lockdriver.v1.ChangeBatch0\x01\x12N\n" +
 	"\rHandleWebhook\x12\x1d.lockdriver.v1.WebhookRequest\x1a\x1e.lockdriver.v1.WebhookResponseBIZGgithub.com/keyward/keyward/lockdrivers/proto/lockdriver/v1;lockdriverv1b\x06proto3"
 
 var (
@@ -3612,7 +3658,7 @@ func file_lockdriver_v1_lockdriver_proto_rawDescGZIP() []byte {
 }
 
 var file_lockdriver_v1_lockdriver_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_lockdriver_v1_lockdriver_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_lockdriver_v1_lockdriver_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_lockdriver_v1_lockdriver_proto_goTypes = []any{
 	(ErrorKind)(0),                // 0: lockdriver.v1.ErrorKind
 	(HealthStatus)(0),             // 1: lockdriver.v1.HealthStatus
@@ -3659,30 +3705,31 @@ var file_lockdriver_v1_lockdriver_proto_goTypes = []any{
 	(*LockPropagation)(nil),       // 42: lockdriver.v1.LockPropagation
 	(*BlockKeyResponse)(nil),      // 43: lockdriver.v1.BlockKeyResponse
 	(*ChangesRequest)(nil),        // 44: lockdriver.v1.ChangesRequest
-	(*Change)(nil),                // 45: lockdriver.v1.Change
-	(*DeliveryChange)(nil),        // 46: lockdriver.v1.DeliveryChange
-	(*LockEvent)(nil),             // 47: lockdriver.v1.LockEvent
-	(*KeyStateChange)(nil),        // 48: lockdriver.v1.KeyStateChange
-	(*BlockChange)(nil),           // 49: lockdriver.v1.BlockChange
-	(*Header)(nil),                // 50: lockdriver.v1.Header
-	(*WebhookRequest)(nil),        // 51: lockdriver.v1.WebhookRequest
-	(*WebhookResponse)(nil),       // 52: lockdriver.v1.WebhookResponse
-	nil,                           // 53: lockdriver.v1.ConfigureRequest.SecretsEntry
-	nil,                           // 54: lockdriver.v1.Lock.AttributesEntry
-	(*durationpb.Duration)(nil),   // 55: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 56: google.protobuf.Timestamp
+	(*ChangeBatch)(nil),           // 45: lockdriver.v1.ChangeBatch
+	(*Change)(nil),                // 46: lockdriver.v1.Change
+	(*DeliveryChange)(nil),        // 47: lockdriver.v1.DeliveryChange
+	(*LockEvent)(nil),             // 48: lockdriver.v1.LockEvent
+	(*KeyStateChange)(nil),        // 49: lockdriver.v1.KeyStateChange
+	(*BlockChange)(nil),           // 50: lockdriver.v1.BlockChange
+	(*Header)(nil),                // 51: lockdriver.v1.Header
+	(*WebhookRequest)(nil),        // 52: lockdriver.v1.WebhookRequest
+	(*WebhookResponse)(nil),       // 53: lockdriver.v1.WebhookResponse
+	nil,                           // 54: lockdriver.v1.ConfigureRequest.SecretsEntry
+	nil,                           // 55: lockdriver.v1.Lock.AttributesEntry
+	(*durationpb.Duration)(nil),   // 56: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 57: google.protobuf.Timestamp
 }
 var file_lockdriver_v1_lockdriver_proto_depIdxs = []int32{
 	0,  // 0: lockdriver.v1.ErrorDetail.kind:type_name -> lockdriver.v1.ErrorKind
 	9,  // 1: lockdriver.v1.ErrorDetail.problems:type_name -> lockdriver.v1.Problem
 	30, // 2: lockdriver.v1.ErrorDetail.needs_action:type_name -> lockdriver.v1.NeedsAction
-	55, // 3: lockdriver.v1.ErrorDetail.retry_after:type_name -> google.protobuf.Duration
+	56, // 3: lockdriver.v1.ErrorDetail.retry_after:type_name -> google.protobuf.Duration
 	13, // 4: lockdriver.v1.InfoResponse.capabilities:type_name -> lockdriver.v1.Capabilities
 	12, // 5: lockdriver.v1.InfoResponse.secrets:type_name -> lockdriver.v1.SecretSpec
-	53, // 6: lockdriver.v1.ConfigureRequest.secrets:type_name -> lockdriver.v1.ConfigureRequest.SecretsEntry
+	54, // 6: lockdriver.v1.ConfigureRequest.secrets:type_name -> lockdriver.v1.ConfigureRequest.SecretsEntry
 	1,  // 7: lockdriver.v1.HealthResponse.status:type_name -> lockdriver.v1.HealthStatus
-	56, // 8: lockdriver.v1.HealthResponse.checked_at:type_name -> google.protobuf.Timestamp
-	54, // 9: lockdriver.v1.Lock.attributes:type_name -> lockdriver.v1.Lock.AttributesEntry
+	57, // 8: lockdriver.v1.HealthResponse.checked_at:type_name -> google.protobuf.Timestamp
+	55, // 9: lockdriver.v1.Lock.attributes:type_name -> lockdriver.v1.Lock.AttributesEntry
 	19, // 10: lockdriver.v1.LockPage.items:type_name -> lockdriver.v1.Lock
 	2,  // 11: lockdriver.v1.Key.type:type_name -> lockdriver.v1.KeyType
 	3,  // 12: lockdriver.v1.Key.state:type_name -> lockdriver.v1.KeyState
@@ -3694,17 +3741,17 @@ var file_lockdriver_v1_lockdriver_proto_depIdxs = []int32{
 	25, // 18: lockdriver.v1.AccessObjectPage.items:type_name -> lockdriver.v1.AccessObject
 	28, // 19: lockdriver.v1.KeyAccess.window:type_name -> lockdriver.v1.Window
 	29, // 20: lockdriver.v1.KeyAccess.schedule:type_name -> lockdriver.v1.ScheduleInterval
-	56, // 21: lockdriver.v1.Window.not_before:type_name -> google.protobuf.Timestamp
-	56, // 22: lockdriver.v1.Window.not_after:type_name -> google.protobuf.Timestamp
+	57, // 21: lockdriver.v1.Window.not_before:type_name -> google.protobuf.Timestamp
+	57, // 22: lockdriver.v1.Window.not_after:type_name -> google.protobuf.Timestamp
 	4,  // 23: lockdriver.v1.ScheduleInterval.day:type_name -> lockdriver.v1.Weekday
-	55, // 24: lockdriver.v1.ScheduleInterval.start:type_name -> google.protobuf.Duration
-	55, // 25: lockdriver.v1.ScheduleInterval.end:type_name -> google.protobuf.Duration
+	56, // 24: lockdriver.v1.ScheduleInterval.start:type_name -> google.protobuf.Duration
+	56, // 25: lockdriver.v1.ScheduleInterval.end:type_name -> google.protobuf.Duration
 	6,  // 26: lockdriver.v1.NeedsAction.action:type_name -> lockdriver.v1.Action
-	56, // 27: lockdriver.v1.Removal.effective_by:type_name -> google.protobuf.Timestamp
+	57, // 27: lockdriver.v1.Removal.effective_by:type_name -> google.protobuf.Timestamp
 	5,  // 28: lockdriver.v1.Delivery.state:type_name -> lockdriver.v1.DeliveryState
 	30, // 29: lockdriver.v1.Delivery.needs_action:type_name -> lockdriver.v1.NeedsAction
 	31, // 30: lockdriver.v1.Delivery.removal:type_name -> lockdriver.v1.Removal
-	56, // 31: lockdriver.v1.Delivery.at:type_name -> google.protobuf.Timestamp
+	57, // 31: lockdriver.v1.Delivery.at:type_name -> google.protobuf.Timestamp
 	23, // 32: lockdriver.v1.EnsurePersonRequest.person:type_name -> lockdriver.v1.Person
 	23, // 33: lockdriver.v1.EnsurePersonResponse.person:type_name -> lockdriver.v1.Person
 	21, // 34: lockdriver.v1.KeyResponse.key:type_name -> lockdriver.v1.Key
@@ -3714,60 +3761,61 @@ var file_lockdriver_v1_lockdriver_proto_depIdxs = []int32{
 	30, // 38: lockdriver.v1.PlanResponse.needs_action:type_name -> lockdriver.v1.NeedsAction
 	31, // 39: lockdriver.v1.PlanResponse.removal:type_name -> lockdriver.v1.Removal
 	7,  // 40: lockdriver.v1.LockPropagation.state:type_name -> lockdriver.v1.PropagationState
-	56, // 41: lockdriver.v1.LockPropagation.at:type_name -> google.protobuf.Timestamp
+	57, // 41: lockdriver.v1.LockPropagation.at:type_name -> google.protobuf.Timestamp
 	32, // 42: lockdriver.v1.BlockKeyResponse.delivery:type_name -> lockdriver.v1.Delivery
 	42, // 43: lockdriver.v1.BlockKeyResponse.locks:type_name -> lockdriver.v1.LockPropagation
-	55, // 44: lockdriver.v1.ChangesRequest.poll_interval:type_name -> google.protobuf.Duration
-	56, // 45: lockdriver.v1.Change.at:type_name -> google.protobuf.Timestamp
-	46, // 46: lockdriver.v1.Change.delivery:type_name -> lockdriver.v1.DeliveryChange
-	47, // 47: lockdriver.v1.Change.lock_event:type_name -> lockdriver.v1.LockEvent
-	48, // 48: lockdriver.v1.Change.key_state:type_name -> lockdriver.v1.KeyStateChange
-	49, // 49: lockdriver.v1.Change.block:type_name -> lockdriver.v1.BlockChange
-	32, // 50: lockdriver.v1.DeliveryChange.delivery:type_name -> lockdriver.v1.Delivery
-	3,  // 51: lockdriver.v1.KeyStateChange.state:type_name -> lockdriver.v1.KeyState
-	27, // 52: lockdriver.v1.KeyStateChange.programmed:type_name -> lockdriver.v1.KeyAccess
-	42, // 53: lockdriver.v1.BlockChange.lock:type_name -> lockdriver.v1.LockPropagation
-	50, // 54: lockdriver.v1.WebhookRequest.headers:type_name -> lockdriver.v1.Header
-	45, // 55: lockdriver.v1.WebhookResponse.changes:type_name -> lockdriver.v1.Change
-	10, // 56: lockdriver.v1.LockDriver.Info:input_type -> lockdriver.v1.InfoRequest
-	14, // 57: lockdriver.v1.LockDriver.Configure:input_type -> lockdriver.v1.ConfigureRequest
-	16, // 58: lockdriver.v1.LockDriver.Health:input_type -> lockdriver.v1.HealthRequest
-	18, // 59: lockdriver.v1.LockDriver.ListLocks:input_type -> lockdriver.v1.ListRequest
-	18, // 60: lockdriver.v1.LockDriver.ListKeys:input_type -> lockdriver.v1.ListRequest
-	18, // 61: lockdriver.v1.LockDriver.ListPersons:input_type -> lockdriver.v1.ListRequest
-	18, // 62: lockdriver.v1.LockDriver.ListAccessObjects:input_type -> lockdriver.v1.ListRequest
-	33, // 63: lockdriver.v1.LockDriver.EnsurePerson:input_type -> lockdriver.v1.EnsurePersonRequest
-	35, // 64: lockdriver.v1.LockDriver.AssignKey:input_type -> lockdriver.v1.AssignKeyRequest
-	36, // 65: lockdriver.v1.LockDriver.ReturnKey:input_type -> lockdriver.v1.KeyRequest
-	36, // 66: lockdriver.v1.LockDriver.ReportKeyLost:input_type -> lockdriver.v1.KeyRequest
-	38, // 67: lockdriver.v1.LockDriver.SetKeyAccess:input_type -> lockdriver.v1.SetKeyAccessRequest
-	38, // 68: lockdriver.v1.LockDriver.Plan:input_type -> lockdriver.v1.SetKeyAccessRequest
-	41, // 69: lockdriver.v1.LockDriver.BlockKey:input_type -> lockdriver.v1.BlockKeyRequest
-	41, // 70: lockdriver.v1.LockDriver.UnblockKey:input_type -> lockdriver.v1.BlockKeyRequest
-	44, // 71: lockdriver.v1.LockDriver.Changes:input_type -> lockdriver.v1.ChangesRequest
-	51, // 72: lockdriver.v1.LockDriver.HandleWebhook:input_type -> lockdriver.v1.WebhookRequest
-	11, // 73: lockdriver.v1.LockDriver.Info:output_type -> lockdriver.v1.InfoResponse
-	15, // 74: lockdriver.v1.LockDriver.Configure:output_type -> lockdriver.v1.ConfigureResponse
-	17, // 75: lockdriver.v1.LockDriver.Health:output_type -> lockdriver.v1.HealthResponse
-	20, // 76: lockdriver.v1.LockDriver.ListLocks:output_type -> lockdriver.v1.LockPage
-	22, // 77: lockdriver.v1.LockDriver.ListKeys:output_type -> lockdriver.v1.KeyPage
-	24, // 78: lockdriver.v1.LockDriver.ListPersons:output_type -> lockdriver.v1.PersonPage
-	26, // 79: lockdriver.v1.LockDriver.ListAccessObjects:output_type -> lockdriver.v1.AccessObjectPage
-	34, // 80: lockdriver.v1.LockDriver.EnsurePerson:output_type -> lockdriver.v1.EnsurePersonResponse
-	37, // 81: lockdriver.v1.LockDriver.AssignKey:output_type -> lockdriver.v1.KeyResponse
-	37, // 82: lockdriver.v1.LockDriver.ReturnKey:output_type -> lockdriver.v1.KeyResponse
-	37, // 83: lockdriver.v1.LockDriver.ReportKeyLost:output_type -> lockdriver.v1.KeyResponse
-	39, // 84: lockdriver.v1.LockDriver.SetKeyAccess:output_type -> lockdriver.v1.SetKeyAccessResponse
-	40, // 85: lockdriver.v1.LockDriver.Plan:output_type -> lockdriver.v1.PlanResponse
-	43, // 86: lockdriver.v1.LockDriver.BlockKey:output_type -> lockdriver.v1.BlockKeyResponse
-	43, // 87: lockdriver.v1.LockDriver.UnblockKey:output_type -> lockdriver.v1.BlockKeyResponse
-	45, // 88: lockdriver.v1.LockDriver.Changes:output_type -> lockdriver.v1.Change
-	52, // 89: lockdriver.v1.LockDriver.HandleWebhook:output_type -> lockdriver.v1.WebhookResponse
-	73, // [73:90] is the sub-list for method output_type
-	56, // [56:73] is the sub-list for method input_type
-	56, // [56:56] is the sub-list for extension type_name
-	56, // [56:56] is the sub-list for extension extendee
-	0,  // [0:56] is the sub-list for field type_name
+	56, // 44: lockdriver.v1.ChangesRequest.poll_interval:type_name -> google.protobuf.Duration
+	46, // 45: lockdriver.v1.ChangeBatch.changes:type_name -> lockdriver.v1.Change
+	57, // 46: lockdriver.v1.Change.at:type_name -> google.protobuf.Timestamp
+	47, // 47: lockdriver.v1.Change.delivery:type_name -> lockdriver.v1.DeliveryChange
+	48, // 48: lockdriver.v1.Change.lock_event:type_name -> lockdriver.v1.LockEvent
+	49, // 49: lockdriver.v1.Change.key_state:type_name -> lockdriver.v1.KeyStateChange
+	50, // 50: lockdriver.v1.Change.block:type_name -> lockdriver.v1.BlockChange
+	32, // 51: lockdriver.v1.DeliveryChange.delivery:type_name -> lockdriver.v1.Delivery
+	3,  // 52: lockdriver.v1.KeyStateChange.state:type_name -> lockdriver.v1.KeyState
+	27, // 53: lockdriver.v1.KeyStateChange.programmed:type_name -> lockdriver.v1.KeyAccess
+	42, // 54: lockdriver.v1.BlockChange.lock:type_name -> lockdriver.v1.LockPropagation
+	51, // 55: lockdriver.v1.WebhookRequest.headers:type_name -> lockdriver.v1.Header
+	46, // 56: lockdriver.v1.WebhookResponse.changes:type_name -> lockdriver.v1.Change
+	10, // 57: lockdriver.v1.LockDriver.Info:input_type -> lockdriver.v1.InfoRequest
+	14, // 58: lockdriver.v1.LockDriver.Configure:input_type -> lockdriver.v1.ConfigureRequest
+	16, // 59: lockdriver.v1.LockDriver.Health:input_type -> lockdriver.v1.HealthRequest
+	18, // 60: lockdriver.v1.LockDriver.ListLocks:input_type -> lockdriver.v1.ListRequest
+	18, // 61: lockdriver.v1.LockDriver.ListKeys:input_type -> lockdriver.v1.ListRequest
+	18, // 62: lockdriver.v1.LockDriver.ListPersons:input_type -> lockdriver.v1.ListRequest
+	18, // 63: lockdriver.v1.LockDriver.ListAccessObjects:input_type -> lockdriver.v1.ListRequest
+	33, // 64: lockdriver.v1.LockDriver.EnsurePerson:input_type -> lockdriver.v1.EnsurePersonRequest
+	35, // 65: lockdriver.v1.LockDriver.AssignKey:input_type -> lockdriver.v1.AssignKeyRequest
+	36, // 66: lockdriver.v1.LockDriver.ReturnKey:input_type -> lockdriver.v1.KeyRequest
+	36, // 67: lockdriver.v1.LockDriver.ReportKeyLost:input_type -> lockdriver.v1.KeyRequest
+	38, // 68: lockdriver.v1.LockDriver.SetKeyAccess:input_type -> lockdriver.v1.SetKeyAccessRequest
+	38, // 69: lockdriver.v1.LockDriver.Plan:input_type -> lockdriver.v1.SetKeyAccessRequest
+	41, // 70: lockdriver.v1.LockDriver.BlockKey:input_type -> lockdriver.v1.BlockKeyRequest
+	41, // 71: lockdriver.v1.LockDriver.UnblockKey:input_type -> lockdriver.v1.BlockKeyRequest
+	44, // 72: lockdriver.v1.LockDriver.Changes:input_type -> lockdriver.v1.ChangesRequest
+	52, // 73: lockdriver.v1.LockDriver.HandleWebhook:input_type -> lockdriver.v1.WebhookRequest
+	11, // 74: lockdriver.v1.LockDriver.Info:output_type -> lockdriver.v1.InfoResponse
+	15, // 75: lockdriver.v1.LockDriver.Configure:output_type -> lockdriver.v1.ConfigureResponse
+	17, // 76: lockdriver.v1.LockDriver.Health:output_type -> lockdriver.v1.HealthResponse
+	20, // 77: lockdriver.v1.LockDriver.ListLocks:output_type -> lockdriver.v1.LockPage
+	22, // 78: lockdriver.v1.LockDriver.ListKeys:output_type -> lockdriver.v1.KeyPage
+	24, // 79: lockdriver.v1.LockDriver.ListPersons:output_type -> lockdriver.v1.PersonPage
+	26, // 80: lockdriver.v1.LockDriver.ListAccessObjects:output_type -> lockdriver.v1.AccessObjectPage
+	34, // 81: lockdriver.v1.LockDriver.EnsurePerson:output_type -> lockdriver.v1.EnsurePersonResponse
+	37, // 82: lockdriver.v1.LockDriver.AssignKey:output_type -> lockdriver.v1.KeyResponse
+	37, // 83: lockdriver.v1.LockDriver.ReturnKey:output_type -> lockdriver.v1.KeyResponse
+	37, // 84: lockdriver.v1.LockDriver.ReportKeyLost:output_type -> lockdriver.v1.KeyResponse
+	39, // 85: lockdriver.v1.LockDriver.SetKeyAccess:output_type -> lockdriver.v1.SetKeyAccessResponse
+	40, // 86: lockdriver.v1.LockDriver.Plan:output_type -> lockdriver.v1.PlanResponse
+	43, // 87: lockdriver.v1.LockDriver.BlockKey:output_type -> lockdriver.v1.BlockKeyResponse
+	43, // 88: lockdriver.v1.LockDriver.UnblockKey:output_type -> lockdriver.v1.BlockKeyResponse
+	45, // 89: lockdriver.v1.LockDriver.Changes:output_type -> lockdriver.v1.ChangeBatch
+	53, // 90: lockdriver.v1.LockDriver.HandleWebhook:output_type -> lockdriver.v1.WebhookResponse
+	74, // [74:91] is the sub-list for method output_type
+	57, // [57:74] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_lockdriver_v1_lockdriver_proto_init() }
@@ -3775,7 +3823,7 @@ func file_lockdriver_v1_lockdriver_proto_init() {
 	if File_lockdriver_v1_lockdriver_proto != nil {
 		return
 	}
-	file_lockdriver_v1_lockdriver_proto_msgTypes[37].OneofWrappers = []any{
+	file_lockdriver_v1_lockdriver_proto_msgTypes[38].OneofWrappers = []any{
 		(*Change_Delivery)(nil),
 		(*Change_LockEvent)(nil),
 		(*Change_KeyState)(nil),
@@ -3787,7 +3835,7 @@ func file_lockdriver_v1_lockdriver_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lockdriver_v1_lockdriver_proto_rawDesc), len(file_lockdriver_v1_lockdriver_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   47,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

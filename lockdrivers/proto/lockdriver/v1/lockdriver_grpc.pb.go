@@ -81,8 +81,9 @@ type LockDriverClient interface {
 	UnblockKey(ctx context.Context, in *BlockKeyRequest, opts ...grpc.CallOption) (*BlockKeyResponse, error)
 	// Changes streams changes after a cursor: delivery transitions, lock
 	// events, key state changes, block propagation; de-duplicated by vendor id.
-	// Without follow the stream ends when the driver has caught up.
-	Changes(ctx context.Context, in *ChangesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Change], error)
+	// Changes travel in batches (one stream message holds up to 256, in
+	// order). Without follow the stream ends when the driver has caught up.
+	Changes(ctx context.Context, in *ChangesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ChangeBatch], error)
 	// HandleWebhook verifies and decodes a vendor webhook. A bad signature is
 	// the gRPC status UNAUTHENTICATED with kind UNAUTHENTICATED.
 	HandleWebhook(ctx context.Context, in *WebhookRequest, opts ...grpc.CallOption) (*WebhookResponse, error)
@@ -282,13 +283,13 @@ func (c *lockDriverClient) UnblockKey(ctx context.Context, in *BlockKeyRequest, 
 	return out, nil
 }
 
-func (c *lockDriverClient) Changes(ctx context.Context, in *ChangesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Change], error) {
+func (c *lockDriverClient) Changes(ctx context.Context, in *ChangesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ChangeBatch], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &LockDriver_ServiceDesc.Streams[4], LockDriver_Changes_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
-	x := &grpc.GenericClientStream[ChangesRequest, Change]{ClientStream: stream}
+	x := &grpc.GenericClientStream[ChangesRequest, ChangeBatch]{ClientStream: stream}
 	if err := x.ClientStream.SendMsg(in); err != nil {
 		return nil, err
 	}
@@ -299,7 +300,7 @@ func (c *lockDriverClient) Changes(ctx context.Context, in *ChangesRequest, opts
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type LockDriver_ChangesClient = grpc.ServerStreamingClient[Change]
+type LockDriver_ChangesClient = grpc.ServerStreamingClient[ChangeBatch]
 
 func (c *lockDriverClient) HandleWebhook(ctx context.Context, in *WebhookRequest, opts ...grpc.CallOption) (*WebhookResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -342,8 +343,9 @@ type LockDriverServer interface {
 	UnblockKey(context.Context, *BlockKeyRequest) (*BlockKeyResponse, error)
 	// Changes streams changes after a cursor: delivery transitions, lock
 	// events, key state changes, block propagation; de-duplicated by vendor id.
-	// Without follow the stream ends when the driver has caught up.
-	Changes(*ChangesRequest, grpc.ServerStreamingServer[Change]) error
+	// Changes travel in batches (one stream message holds up to 256, in
+	// order). Without follow the stream ends when the driver has caught up.
+	Changes(*ChangesRequest, grpc.ServerStreamingServer[ChangeBatch]) error
 	// HandleWebhook verifies and decodes a vendor webhook. A bad signature is
 	// the gRPC status UNAUTHENTICATED with kind UNAUTHENTICATED.
 	HandleWebhook(context.Context, *WebhookRequest) (*WebhookResponse, error)
@@ -402,7 +404,7 @@ func (UnimplementedLockDriverServer) BlockKey(context.Context, *BlockKeyRequest)
 func (UnimplementedLockDriverServer) UnblockKey(context.Context, *BlockKeyRequest) (*BlockKeyResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method UnblockKey not implemented")
 }
-func (UnimplementedLockDriverServer) Changes(*ChangesRequest, grpc.ServerStreamingServer[Change]) error {
+func (UnimplementedLockDriverServer) Changes(*ChangesRequest, grpc.ServerStreamingServer[ChangeBatch]) error {
 	return status.Errorf(codes.Unimplemented, "method Changes not implemented")
 }
 func (UnimplementedLockDriverServer) HandleWebhook(context.Context, *WebhookRequest) (*WebhookResponse, error) {
@@ -676,11 +678,11 @@ func _LockDriver_Changes_Handler(srv interface{}, stream grpc.ServerStream) erro
 	if err := stream.RecvMsg(m); err != nil {
 		return err
 	}
-	return srv.(LockDriverServer).Changes(m, &grpc.GenericServerStream[ChangesRequest, Change]{ServerStream: stream})
+	return srv.(LockDriverServer).Changes(m, &grpc.GenericServerStream[ChangesRequest, ChangeBatch]{ServerStream: stream})
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type LockDriver_ChangesServer = grpc.ServerStreamingServer[Change]
+type LockDriver_ChangesServer = grpc.ServerStreamingServer[ChangeBatch]
 
 func _LockDriver_HandleWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(WebhookRequest)
