@@ -8,7 +8,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -225,4 +229,41 @@ func validProfile(p string) bool {
 		}
 	}
 	return false
+}
+
+// QuickStartToken returns the bearer token of the quick start's client, kept in
+// a 0600 file in the quick start's data folder: created (with the client) on the
+// first run, read on every later run, so the quick start always prints the same
+// token. A token file whose client was removed brings the client back.
+func (c *Clients) QuickStartToken(ctx context.Context, dir string) (string, error) {
+	const name = "quickstart"
+	path := filepath.Join(dir, "scim-token")
+	if b, err := os.ReadFile(path); err == nil {
+		token := strings.TrimSpace(string(b))
+		cl, err := c.ByToken(ctx, token)
+		if err != nil {
+			return "", err
+		}
+		if cl == nil {
+			_ = c.Remove(ctx, name)
+			if err := c.AddWithToken(ctx, name, "generic", ScopeWrite, token); err != nil {
+				return "", err
+			}
+		}
+		return token, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	_ = c.Remove(ctx, name)
+	token, err := c.Add(ctx, name, "generic", ScopeWrite)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("scim: keep the quick start token: %w", err)
+	}
+	return token, nil
 }

@@ -14,12 +14,6 @@ import (
 	"github.com/keyward/keyward/core/store"
 )
 
-// current tells whether a grant is one the IGA sees as held: active or waiting
-// for approval.
-func current(g *domain.Grant) bool {
-	return g.State == domain.GrantActive || g.State == domain.GrantRequested
-}
-
 // userFacts is what a User resource is built from.
 type userFacts struct {
 	identity *domain.Identity
@@ -210,7 +204,6 @@ func (s *server) userDoc(f *userFacts, ents map[string]*domain.Entitlement) map[
 func (s *server) grantAttrs(d, kw map[string]any, f *userFacts, ents map[string]*domain.Entitlement) {
 	// per grant: deliveries and last use, from the key states that plan it
 	type gd struct {
-		states   []map[string]any
 		worst    domain.DeliveryState
 		lastUsed *time.Time
 	}
