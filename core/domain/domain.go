@@ -418,8 +418,12 @@ func (*Grant) Kind() Kind { return KindGrant }
 
 // Attrs implements Resource.
 func (g *Grant) Attrs() []Attr {
-	out := []Attr{{"identityId", g.IdentityID}, {"entitlementId", g.EntitlementID}, {"state", string(g.State)}, {"source", g.Source.String()}, {"opened", boolString(g.Opened)}}
+	out := []Attr{{"identityId", g.IdentityID}, {"entitlementId", g.EntitlementID}, {"state", string(g.State)}, {"source", g.Source.String()}}
 	out = appendNonEmpty(out, "policyId", g.PolicyID)
+	if g.State != GrantActive && g.State != GrantRequested {
+		return out // the window attributes serve the scheduler, which needs only current grants
+	}
+	out = append(out, Attr{"opened", boolString(g.Opened)})
 	if g.ValidFrom != nil {
 		out = append(out, Attr{"validFrom", FormatTime(*g.ValidFrom)})
 	}

@@ -101,7 +101,7 @@ func (e *Engine) nextDue(ctx context.Context, lockSystemID string) (*domain.Oper
 	now := e.Now()
 	err := e.st.View(ctx, func(tx store.Tx) error {
 		ops, _, err := store.List[domain.Operation](ctx, tx, store.Query{
-			Filter: store.And{store.Eqf("lockSystemId", lockSystemID), store.Eqf("state", string(domain.OpPending))}, Limit: -1})
+			Filter: store.And{store.Eqf("state", string(domain.OpPending)), store.Eqf("lockSystemId", lockSystemID)}, Limit: -1})
 		if err != nil {
 			return err
 		}

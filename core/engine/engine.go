@@ -121,3 +121,44 @@ func (e *Engine) wakeAll() {
 		}
 	}
 }
+
+// ReplanAll recomputes the desired access of every key of every identity from facts,
+// batch identities per transaction, and returns how many operations it wrote. It is
+// planning from cold: what a new keyward does after an import, or an operator after
+// a restore.
+func (e *Engine) ReplanAll(ctx context.Context, batch int) (int, error) {
+	if batch <= 0 {
+		batch = 500
+	}
+	var ids []string
+	err := e.st.View(ctx, func(tx store.Tx) error {
+		page, err := tx.List(ctx, domain.KindIdentity, store.Query{Limit: -1})
+		for _, r := range page.Records {
+			ids = append(ids, r.ID)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for start := 0; start < len(ids); start += batch {
+		part := ids[start:min(start+batch, len(ids))]
+		err := e.st.Update(ctx, func(tx store.Tx) error {
+			t := e.begin(ctx, tx, Actor{Name: "planner"})
+			for _, id := range part {
+				t.identities[id] = true
+			}
+			if err := t.replan(); err != nil {
+				return err
+			}
+			total += t.ops
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+	}
+	e.wakeAll()
+	return total, nil
+}

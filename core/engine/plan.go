@@ -163,66 +163,143 @@ func sortedPolicyKeys(m map[string]*domain.Policy) []string {
 type holderFacts struct {
 	identity *domain.Identity // nil: deleted
 	grants   []*domain.Grant  // live grants only
+	held     []*domain.Key
+	tasks    []*domain.Task // open hand-out-key tasks
+}
+
+// live keeps the grants in force now for the identity.
+func (t *txn) live(in *domain.Identity, grants []*domain.Grant) []*domain.Grant {
+	if in == nil || !in.Active || (in.ContractEnd != nil && !t.now.Before(*in.ContractEnd)) {
+		return nil
+	}
+	var out []*domain.Grant
+	for _, g := range grants {
+		if g.Live(t.now) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 func (t *txn) facts(id string) (*holderFacts, error) {
-	in, err := store.Get[domain.Identity](t.ctx, t.tx, id)
-	if errors.Is(err, domain.ErrNotFound) {
-		return &holderFacts{}, nil
-	}
+	fs, _, err := t.prefetch([]string{id})
 	if err != nil {
 		return nil, err
 	}
-	f := &holderFacts{identity: in}
-	if !in.Active || (in.ContractEnd != nil && !t.now.Before(*in.ContractEnd)) {
-		return f, nil
+	return fs[id], nil
+}
+
+// byHolder lists the records of a kind whose attr is one of ids (sorted): one
+// query per id for a few, one range query filtered in memory for many.
+func byHolder[T any, P store.Resource[T]](t *txn, attr string, ids []string, extra ...store.Expr) ([]P, error) {
+	if len(ids) <= 4 {
+		var out []P
+		for _, id := range ids {
+			rs, err := store.All[T, P](t.ctx, t.tx, append(store.And{store.Eqf(attr, id)}, extra...))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, rs...)
+		}
+		return out, nil
 	}
-	grants, err := store.All[domain.Grant](t.ctx, t.tx, store.And{store.Eqf("identityId", id), store.Eqf("state", string(domain.GrantActive))})
+	f := append(store.And{store.Compare{Attr: attr, Op: store.Ge, Value: ids[0], CaseExact: true},
+		store.Compare{Attr: attr, Op: store.Le, Value: ids[len(ids)-1], CaseExact: true}}, extra...)
+	return store.All[T, P](t.ctx, t.tx, f)
+}
+
+// prefetch reads the facts of a batch of identities (sorted ids) and the key
+// states they hold, with a handful of queries whatever the batch size.
+func (t *txn) prefetch(ids []string) (map[string]*holderFacts, map[string]*domain.KeyState, error) {
+	facts := make(map[string]*holderFacts, len(ids))
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+		facts[id] = &holderFacts{}
+	}
+	idents, err := byHolder[domain.Identity](t, "id", ids)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	for _, g := range grants {
-		if g.Live(t.now) {
-			f.grants = append(f.grants, g)
+	for _, in := range idents {
+		if want[in.ID] {
+			facts[in.ID].identity = in
 		}
 	}
-	return f, nil
+	grants, err := byHolder[domain.Grant](t, "identityId", ids, store.Eqf("state", string(domain.GrantActive)))
+	if err != nil {
+		return nil, nil, err
+	}
+	byID := map[string][]*domain.Grant{}
+	for _, g := range grants {
+		if want[g.IdentityID] {
+			byID[g.IdentityID] = append(byID[g.IdentityID], g)
+		}
+	}
+	for id, f := range facts {
+		f.grants = t.live(f.identity, byID[id])
+	}
+	keys, err := byHolder[domain.Key](t, "holderId", ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, k := range keys {
+		if want[k.HolderID] {
+			facts[k.HolderID].held = append(facts[k.HolderID].held, k)
+		}
+	}
+	tasks, err := byHolder[domain.Task](t, "identityId", ids, store.Eqf("state", string(domain.TaskOpen)))
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, task := range tasks {
+		if want[task.IdentityID] && task.TaskKind == TaskHandOutKey {
+			facts[task.IdentityID].tasks = append(facts[task.IdentityID].tasks, task)
+		}
+	}
+	states, err := byHolder[domain.KeyState](t, "holderId", ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	ks := map[string]*domain.KeyState{}
+	for _, s := range states {
+		if want[s.HolderID] {
+			ks[s.ID] = s
+		}
+	}
+	return facts, ks, nil
 }
 
 // replan recomputes the desired access of every key touched by the command, from
 // facts, and writes an operation for each key whose desired access changed.
 func (t *txn) replan() error {
-	keys := map[string]bool{}
+	ids := sortedKeys(t.identities)
+	facts, states, err := t.prefetch(ids)
+	if err != nil {
+		return err
+	}
+	keys := map[string]*domain.Key{}
+	for _, id := range ids {
+		f := facts[id]
+		for _, k := range f.held {
+			keys[k.ID] = k
+		}
+		if err := t.awaitKeys(f); err != nil {
+			return err
+		}
+	}
+	plan := map[string]bool{}
+	for id := range keys {
+		plan[id] = true
+	}
+	for id := range states {
+		plan[id] = true
+	}
 	for id := range t.keys {
-		keys[id] = true
+		plan[id] = true
 	}
-	facts := map[string]*holderFacts{}
-	for _, id := range sortedKeys(t.identities) {
-		f, err := t.facts(id)
-		if err != nil {
-			return err
-		}
-		facts[id] = f
-		held, err := store.All[domain.Key](t.ctx, t.tx, store.Eqf("holderId", id))
-		if err != nil {
-			return err
-		}
-		for _, k := range held {
-			keys[k.ID] = true
-		}
-		states, err := store.All[domain.KeyState](t.ctx, t.tx, store.Eqf("holderId", id))
-		if err != nil {
-			return err
-		}
-		for _, s := range states {
-			keys[s.ID] = true
-		}
-		if err := t.awaitKeys(f, held); err != nil {
-			return err
-		}
-	}
-	for _, id := range sortedKeys(keys) {
-		if err := t.planKey(id, facts); err != nil {
+	for _, id := range sortedKeys(plan) {
+		if err := t.planKey(id, keys[id], states[id], facts); err != nil {
 			return err
 		}
 	}
@@ -231,13 +308,13 @@ func (t *txn) replan() error {
 
 // awaitKeys raises a hand-out-key task for each lock system where a live grant
 // lands but the identity holds no active key, and closes the ones no longer needed.
-func (t *txn) awaitKeys(f *holderFacts, held []*domain.Key) error {
+func (t *txn) awaitKeys(f *holderFacts) error {
 	if f.identity == nil {
 		return nil
 	}
 	id := f.identity.ID
 	hasKey := map[string]bool{}
-	for _, k := range held {
+	for _, k := range f.held {
 		if k.Active() {
 			hasKey[k.LockSystemID] = true
 		}
@@ -258,11 +335,7 @@ func (t *txn) awaitKeys(f *holderFacts, held []*domain.Key) error {
 			}
 		}
 	}
-	open, err := store.All[domain.Task](t.ctx, t.tx, store.And{store.Eqf("identityId", id), store.Eqf("kind", TaskHandOutKey), store.Eqf("state", string(domain.TaskOpen))})
-	if err != nil {
-		return err
-	}
-	for _, task := range open {
+	for _, task := range f.tasks {
 		if _, ok := need[task.LockSystemID]; ok {
 			delete(need, task.LockSystemID)
 			continue
@@ -392,20 +465,25 @@ func mergeSchedules(ss []*domain.Schedule) *domain.Schedule {
 	return out
 }
 
-func (t *txn) planKey(keyID string, facts map[string]*holderFacts) error {
-	key, err := store.Get[domain.Key](t.ctx, t.tx, keyID)
-	keyGone := errors.Is(err, domain.ErrNotFound)
-	if err != nil && !keyGone {
-		return err
+// planKey plans one key; key and ks may come prefetched (nil: read them).
+func (t *txn) planKey(keyID string, key *domain.Key, ks *domain.KeyState, facts map[string]*holderFacts) error {
+	var err error
+	if key == nil {
+		key, err = store.Get[domain.Key](t.ctx, t.tx, keyID)
+		if errors.Is(err, domain.ErrNotFound) {
+			return nil // nothing to instruct: the lock system no longer knows the key
+		}
+		if err != nil {
+			return err
+		}
 	}
-	ks, err := store.Get[domain.KeyState](t.ctx, t.tx, keyID)
-	isNew := errors.Is(err, domain.ErrNotFound)
-	if err != nil && !isNew {
-		return err
+	if ks == nil {
+		ks, err = store.Get[domain.KeyState](t.ctx, t.tx, keyID)
+		if err != nil && !errors.Is(err, domain.ErrNotFound) {
+			return err
+		}
 	}
-	if keyGone {
-		return nil // nothing to instruct: the lock system no longer knows the key
-	}
+	isNew := ks == nil
 	if isNew {
 		ks = &domain.KeyState{Meta: domain.Meta{ID: keyID}, LockSystemID: key.LockSystemID}
 	}
@@ -451,7 +529,7 @@ func (t *txn) planKey(keyID string, facts map[string]*holderFacts) error {
 	}
 	// Access given back drops a matching exposure: it is wanted again.
 	ks.Exposures = slices.DeleteFunc(ks.Exposures, func(x domain.Exposure) bool { return slices.Contains(desired.AccessObjects, x.AccessObject) })
-	if err := t.supersede(keyID); err != nil {
+	if err := t.supersede(ks.OperationID); err != nil {
 		return err
 	}
 	if changed {
@@ -487,20 +565,22 @@ func storeExpect(v int64, isNew bool) int64 {
 	return v
 }
 
-// supersede marks the key's pending set-key-access operations as replaced: only the
-// newest desired state is worth sending.
-func (t *txn) supersede(keyID string) error {
-	ops, err := store.All[domain.Operation](t.ctx, t.tx, store.And{store.Eqf("keyId", keyID), store.Eqf("state", string(domain.OpPending)), store.Eqf("kind", string(domain.OpSetKeyAccess))})
-	if err != nil {
+// supersede marks the key's last operation replaced if it has not run yet: only
+// the newest desired state is worth sending. Each new operation supersedes the one
+// before, so only the last can still be pending.
+func (t *txn) supersede(opID string) error {
+	if opID == "" {
+		return nil
+	}
+	op, err := store.Get[domain.Operation](t.ctx, t.tx, opID)
+	if errors.Is(err, domain.ErrNotFound) {
+		return nil
+	}
+	if err != nil || op.State != domain.OpPending || op.OpKind != domain.OpSetKeyAccess {
 		return err
 	}
-	for _, op := range ops {
-		op.State = domain.OpSuperseded
-		if err := store.Put(t.ctx, t.tx, op, op.Version); err != nil {
-			return err
-		}
-	}
-	return nil
+	op.State = domain.OpSuperseded
+	return store.Put(t.ctx, t.tx, op, op.Version)
 }
 
 func (t *txn) enqueue(key *domain.Key, kind domain.OperationKind, acc domain.KeyAccess, removed []string, reason string) (*domain.Operation, error) {

@@ -18,7 +18,9 @@ func (e *Engine) Tick(ctx context.Context) (int, error) {
 		n = 0
 		t := e.begin(ctx, tx, Actor{Name: "scheduler", Source: domain.Source{Kind: domain.SourceManual, Name: "scheduler"}})
 		now := domain.FormatTime(t.now)
-		opening, err := store.All[domain.Grant](ctx, tx, store.And{store.Eqf("state", string(domain.GrantActive)), store.Eqf("opened", "false"),
+		// The first term of each conjunction is the selective one the store looks up
+		// by; the others are checked on what it finds.
+		opening, err := store.All[domain.Grant](ctx, tx, store.And{store.Eqf("opened", "false"), store.Eqf("state", string(domain.GrantActive)),
 			store.Compare{Attr: "validFrom", Op: store.Le, Value: now, CaseExact: true}})
 		if err != nil {
 			return err
@@ -34,8 +36,8 @@ func (e *Engine) Tick(ctx context.Context) (int, error) {
 			t.identities[g.IdentityID] = true
 			n++
 		}
-		closing, err := store.All[domain.Grant](ctx, tx, store.And{store.Eqf("state", string(domain.GrantActive)),
-			store.Compare{Attr: "validUntil", Op: store.Le, Value: now, CaseExact: true}})
+		closing, err := store.All[domain.Grant](ctx, tx, store.And{store.Compare{Attr: "validUntil", Op: store.Le, Value: now, CaseExact: true},
+			store.Eqf("state", string(domain.GrantActive))})
 		if err != nil {
 			return err
 		}
