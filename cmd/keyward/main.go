@@ -78,7 +78,7 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	}
 	root.PersistentFlags().StringVarP(&a.cfgFile, "config", "c", os.Getenv("KEYWARD_CONFIG"), "configuration file (YAML); KEYWARD_* variables override it")
 	root.AddCommand(
-		a.serveCmd(), a.migrateCmd(), a.applyCmd(), a.grantCmd(), a.keyCmd(), a.auditCmd(), a.whyCmd(), a.versionCmd(),
+		a.serveCmd(), a.migrateCmd(), a.applyCmd(), a.grantCmd(), a.keyCmd(), a.auditCmd(), a.whyCmd(), a.reportCmd(), a.versionCmd(),
 	)
 	for _, extra := range extraCommands {
 		root.AddCommand(extra(a))

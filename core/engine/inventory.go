@@ -35,6 +35,9 @@ type InventoryKey struct {
 	HolderRef string
 	Remote    bool
 	Label     string
+	// Access, when the lock system reports it, is what the key really carries:
+	// the drift report compares it with the planned access.
+	Access *domain.KeyAccess
 }
 
 // SyncInventory brings the lock system's locks and keys into the store: new ones
@@ -72,6 +75,11 @@ func (e *Engine) SyncInventory(ctx context.Context, lockSystemID string, inv Inv
 		for _, k := range inv.Keys {
 			id := KeyID(lockSystemID, k.VendorID)
 			seen[id] = true
+			if k.Access != nil {
+				if err := t.recordReported(id, lockSystemID, *k.Access); err != nil {
+					return err
+				}
+			}
 			cur, err := store.Get[domain.Key](ctx, t.tx, id)
 			if err != nil && !isNotFound(err) {
 				return err
@@ -153,4 +161,23 @@ func (t *txn) identityByCorrelation(ls *domain.LockSystem, ref string) (*domain.
 		return nil, err
 	}
 	return ids[0], nil
+}
+
+// recordReported keeps what a lock system says a key really carries.
+func (t *txn) recordReported(keyID, lockSystemID string, acc domain.KeyAccess) error {
+	ks, err := store.Get[domain.KeyState](t.ctx, t.tx, keyID)
+	expect := int64(0)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		ks = &domain.KeyState{Meta: domain.Meta{ID: keyID}, LockSystemID: lockSystemID}
+	case err != nil:
+		return err
+	default:
+		expect = ks.Version
+		if ks.Reported != nil && ks.Reported.Fingerprint() == acc.Fingerprint() {
+			return nil
+		}
+	}
+	ks.Reported = &acc
+	return store.Put(t.ctx, t.tx, ks, expect)
 }
