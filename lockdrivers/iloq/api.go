@@ -275,3 +275,21 @@ func (c *Client) Test(ctx context.Context) error {
 	var s string
 	return c.Call(ctx, "iloq: GET Test", http.MethodGet, "Test", nil, &s)
 }
+
+func (c *Client) CanDeleteKey(ctx context.Context, id string) (int, error) {
+	return c.canInt(ctx, "iloq: GET Keys/{id}/CanDelete", http.MethodGet, "Keys/"+pathID(id)+"/CanDelete", nil)
+}
+
+func (c *Client) DeleteKey(ctx context.Context, id string) error {
+	return c.Call(ctx, "iloq: DELETE Keys/{id}", http.MethodDelete, "Keys/"+pathID(id), nil, nil)
+}
+
+func (c *Client) CanUpdateMainZone(ctx context.Context, id string) (int, error) {
+	return c.canInt(ctx, "iloq: GET Keys/{id}/CanUpdateMainZone", http.MethodGet,
+		"Keys/"+pathID(id)+"/CanUpdateMainZone", nil)
+}
+
+func (c *Client) UpdateMainZone(ctx context.Context, id, zone string) error {
+	return c.Call(ctx, "iloq: PUT Keys/{id}/UpdateMainZone", http.MethodPut, "Keys/"+pathID(id)+"/UpdateMainZone",
+		iloqapi.UpdateKeyMainZoneParam{ZoneID: zone}, nil)
+}

@@ -56,12 +56,15 @@ type Client struct {
 	http *http.Client
 	log  hclog.Logger
 
-	mu        sync.Mutex
-	base      string // resolved base URL, without trailing slash
+	mu        sync.Mutex // session state
+	mu2       sync.Mutex // skew
+	base      string     // resolved base URL, without trailing slash
 	session   string
 	lockGroup iloqapi.LockGroup
 	rights    int64
 	loc       *time.Location
+	skew      time.Duration // vendor clock (Date header) minus ours
+	skewSet   bool
 }
 
 // APIError is an answer the vendor gave with an error status.
@@ -113,6 +116,18 @@ func (c *Client) LockGroup() iloqapi.LockGroup {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.lockGroup
+}
+
+// ServerNow is the vendor server's clock as its last Date header showed it,
+// plus one second (Date has second precision, so this is never early), or our clock
+// before the first answer.
+func (c *Client) ServerNow() time.Time {
+	c.mu2.Lock()
+	defer c.mu2.Unlock()
+	if !c.skewSet {
+		return time.Now().UTC()
+	}
+	return time.Now().Add(c.skew + time.Second).UTC()
 }
 
 // Login runs the session flow now. Calls log in by themselves when needed.
@@ -324,6 +339,11 @@ func (c *Client) once(ctx context.Context, base, sid, method, path string, body 
 		return nil, &netError{err}
 	}
 	defer resp.Body.Close()
+	if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+		c.mu2.Lock()
+		c.skew, c.skewSet = time.Until(d), true
+		c.mu2.Unlock()
+	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
 		return nil, &netError{err}

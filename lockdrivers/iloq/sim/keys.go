@@ -300,6 +300,10 @@ func (s *Server) program(k *key) {
 			k.State = iloqapi.KeyStateReturned
 			s.dropPhone(k)
 		}
+		// Assumption A9: an acknowledged key programming arrives as a device
+		// log of type 32768 (key programming task) without a lock.
+		now := s.now()
+		s.addLog(nil, k, now, now, iloqapi.LogKeyProgramming, 0, "")
 	}
 	k.lastSync = s.now()
 	if k.blVersion < s.st.blOrdered {

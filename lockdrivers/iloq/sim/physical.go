@@ -214,14 +214,17 @@ func profileAllows(sl iloqapi.KeyTimeLimitSlot, local time.Time) bool {
 // addLog stores a log row (arriving at arrival) and emits device_log_arrived.
 func (s *Server) addLog(l *lock, k *key, going, arrival time.Time, mask, code int, desc string) string {
 	s.st.logSeq++
-	l.counter++
 	row := &logRow{typeMask: mask, LockLogData: iloqapi.LockLogData{
 		DeviceLogID: uuid.NewString(), AccessTypeMask: mask, ErrorCode: code, ErrorDescription: desc,
-		FLockID: l.FLockID, GoingCounter: l.counter, GoingDate: iloqapi.NewUTC(going),
-		LocationCode: l.LocationCode, LockGroupID: s.opts.LockGroupID, LockingObject: l.LockingObject,
+		GoingDate: iloqapi.NewUTC(going), LockGroupID: s.opts.LockGroupID,
 		ReadingDate: iloqapi.NewUTC(arrival), TimestampUtc: iloqapi.NewUTC(arrival)}}
-	data := iloqapi.WebhookDeviceLogData{DeviceLogTypeMask: mask, FLockID: l.FLockID,
-		LockSerialNumber: l.SerialNumber, RealEstateID: l.RealEstateID}
+	data := iloqapi.WebhookDeviceLogData{DeviceLogTypeMask: mask}
+	if l != nil {
+		l.counter++
+		row.FLockID, row.GoingCounter = l.FLockID, l.counter
+		row.LocationCode, row.LockingObject = l.LocationCode, l.LockingObject
+		data.FLockID, data.LockSerialNumber, data.RealEstateID = l.FLockID, l.SerialNumber, l.RealEstateID
+	}
 	if k != nil {
 		row.FNKeyID = k.FNKeyID
 		row.KeyID = k.num

@@ -63,6 +63,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, g gate, right 
 	}
 	s.mu.Lock()
 	out, aerr := s.runLocked(r, g, right, fn)
+	// The Date header carries the vendor server's (simulated) clock.
+	w.Header().Set("Date", s.now().Format(http.TimeFormat))
 	s.mu.Unlock()
 	s.kickWebhooks()
 	if aerr != nil {

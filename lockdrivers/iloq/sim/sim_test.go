@@ -546,7 +546,7 @@ func TestLockLogs(t *testing.T) {
 	})
 	t.Run("POST LockLogs filters by key and caps at 2000", func(t *testing.T) {
 		var out iloqapi.GetLockLogsResult
-		srv.mustJSON("POST", "/api/v2/LockLogs", iloqapi.GetLockLogsParam{FNKeyIDs: []string{keyAlanS5}}, &out)
+		srv.mustJSON("POST", "/api/v2/LockLogs", iloqapi.GetLockLogsParam{FNKeyIDs: []string{keyAlanS5}, FLockIDs: []string{lockN1}}, &out)
 		assert.Len(t, out.LockLogs, sim.MaxLogRows)
 		assert.Equal(t, 2500, out.TotalCount)
 		srv.errMessage("POST", "/api/v2/LockLogs", iloqapi.GetLockLogsParam{}, http.StatusBadRequest)
