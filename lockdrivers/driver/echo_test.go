@@ -217,4 +217,3 @@ func sample() *echoDriver {
 	}
 	return d
 }
-

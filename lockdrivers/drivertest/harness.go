@@ -194,12 +194,34 @@ func Subprocess(t testing.TB, lc driver.LaunchConfig) Conn {
 	return Conn{Driver: c, Kill: kill}
 }
 
-func (h Harness) modes(t *testing.T) []mode {
+// modes returns the ways to reach the driver. mt is the test of the whole
+// mode: a driver subprocess lives as long as it (one process serves the
+// mode's subtests, each configuring it against its own fresh simulator) or
+// until a subtest kills it, after which the next subtest starts a new one.
+// In-process drivers are fresh per subtest.
+func (h Harness) modes(t *testing.T) map[string]func(mt *testing.T) mode {
 	require.NotNil(t, h.NewDriver, "Harness.NewDriver")
 	require.NotNil(t, h.StartSim, "Harness.StartSim")
-	ms := []mode{{name: "in-process", connect: func(t testing.TB) Conn { return InProcess(t, h.NewDriver) }}}
+	ms := map[string]func(*testing.T) mode{"in-process": func(*testing.T) mode {
+		return mode{name: "in-process", connect: func(t testing.TB) Conn { return InProcess(t, h.NewDriver) }}
+	}}
 	if h.Subprocess != nil {
-		ms = append(ms, mode{name: "subprocess", connect: func(t testing.TB) Conn { return Subprocess(t, h.Subprocess(t)) }})
+		ms["subprocess"] = func(mt *testing.T) mode {
+			var live *Conn
+			return mode{name: "subprocess", connect: func(t testing.TB) Conn {
+				if live != nil {
+					return *live
+				}
+				c := Subprocess(mt, h.Subprocess(t))
+				kill := c.Kill
+				c.Kill = func() {
+					live = nil
+					kill()
+				}
+				live = &c
+				return c
+			}}
+		}
 	}
 	return ms
 }
@@ -250,10 +272,16 @@ type subtest struct {
 }
 
 func runAll(t *testing.T, h Harness, tests []subtest) {
-	for _, m := range h.modes(t) {
-		t.Run(m.name, func(t *testing.T) {
+	modes := h.modes(t)
+	for _, name := range []string{"in-process", "subprocess"} {
+		newMode, ok := modes[name]
+		if !ok {
+			continue
+		}
+		t.Run(name, func(mt *testing.T) {
+			m := newMode(mt)
 			for _, st := range tests {
-				t.Run(st.name, func(t *testing.T) {
+				mt.Run(st.name, func(t *testing.T) {
 					st.run(setup(t, h, m))
 				})
 			}
