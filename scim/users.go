@@ -348,7 +348,11 @@ func (u *users) Patch(r *http.Request, id string, ops []scim.PatchOperation) (sc
 		return scim.Resource{}, err
 	}
 	in.ExternalID = getStr(doc, "externalId")
-	res, err := u.commit(r, f, &in, patchGrantSteps(id, f.grants, before, doc), http.MethodPatch)
+	steps, err := patchGrantSteps(id, f.grants, before, doc)
+	if err != nil {
+		return scim.Resource{}, err
+	}
+	res, err := u.commit(r, f, &in, steps, http.MethodPatch)
 	if err != nil {
 		return scim.Resource{}, err
 	}
@@ -362,7 +366,7 @@ func (u *users) Patch(r *http.Request, id string, ops []scim.PatchOperation) (sc
 
 // patchGrantSteps compares the grants and entitlements of a document before
 // and after a PATCH and turns what changed into steps.
-func patchGrantSteps(id string, held []*domain.Grant, before, after map[string]any) []engine.Step {
+func patchGrantSteps(id string, held []*domain.Grant, before, after map[string]any) ([]engine.Step, error) {
 	gb, _ := json.Marshal(getList(getMap(before, URNKeywardUser), "grants"))
 	ga, _ := json.Marshal(getList(getMap(after, URNKeywardUser), "grants"))
 	eb, _ := json.Marshal(getList(before, "entitlements"))
@@ -371,17 +375,19 @@ func patchGrantSteps(id string, held []*domain.Grant, before, after map[string]a
 	if string(gb) != string(ga) {
 		onlyGrants := map[string]any{URNKeywardUser: map[string]any{"grants": getList(getMap(after, URNKeywardUser), "grants")}}
 		wants, _, _, err := grantsFrom(onlyGrants)
-		if err == nil {
-			steps = append(steps, grantDiff(id, held, wants, true)...)
+		if err != nil {
+			return nil, err
 		}
+		steps = append(steps, grantDiff(id, held, wants, true)...)
 	}
 	if string(eb) != string(ea) {
 		wants, _, _, err := grantsFrom(map[string]any{"entitlements": getList(after, "entitlements")})
-		if err == nil {
-			steps = append(steps, grantDiff(id, held, wants, true)...)
+		if err != nil {
+			return nil, err
 		}
+		steps = append(steps, grantDiff(id, held, wants, true)...)
 	}
-	return steps
+	return steps, nil
 }
 
 // Delete implements scim.ResourceHandler.
