@@ -16,7 +16,9 @@
 // Run runs every named subtest twice: in-process over a real gRPC connection
 // (go-plugin's TestPluginGRPCConn) and with the driver as a real plugin
 // subprocess (AutoMTLS, SHA-256 pin, no host environment). Each subtest gets
-// a fresh simulator and a fresh driver. RunHard holds the harder guarantees
+// a fresh simulator and a freshly configured driver (a new driver instance
+// in-process; in subprocess mode one process serves the subtests until a
+// subtest kills it, to keep the suite fast). RunHard holds the harder guarantees
 // (large batches with repeated kills, following the change stream); a driver
 // opts in and says in its doc why if it does not yet.
 package drivertest
