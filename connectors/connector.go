@@ -6,7 +6,6 @@
 package connectors
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -151,37 +150,6 @@ func coerceBool(v any) any {
 		return false
 	}
 	return v
-}
-
-// DecodeJSONStrings replaces string values that hold a JSON object (Entra's
-// roles[].value) with the object's "value" member or, failing that, keeps them.
-func DecodeJSONStrings(list any) {
-	l, ok := list.([]any)
-	if !ok {
-		return
-	}
-	for _, e := range l {
-		m, ok := e.(map[string]any)
-		if !ok {
-			continue
-		}
-		s, ok := m["value"].(string)
-		if !ok || !strings.HasPrefix(strings.TrimSpace(s), "{") {
-			continue
-		}
-		var inner map[string]any
-		if json.Unmarshal([]byte(s), &inner) != nil {
-			continue
-		}
-		if v, ok := inner["value"]; ok {
-			m["value"] = v
-		}
-		if d, ok := inner["displayName"].(string); ok {
-			if _, has := m["display"]; !has {
-				m["display"] = d
-			}
-		}
-	}
 }
 
 // NoContentPatcher is an optional capability of a profile: a platform whose

@@ -29,6 +29,7 @@ func mustGet(t *testing.T, e *env, path string) map[string]any {
 }
 
 func TestBUG01OpCaseInsensitive(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	u := e.user("u1")
 	for i, op := range []string{"add", "Add", "ADD"} {
@@ -53,6 +54,7 @@ func TestBUG01OpCaseInsensitive(t *testing.T) {
 const urnError = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 func TestBUG02StringBooleans(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	t.Run("post True", func(t *testing.T) {
 		r := e.do(http.MethodPost, "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"emp1","active":"True"}`)
@@ -76,6 +78,7 @@ func TestBUG02StringBooleans(t *testing.T) {
 }
 
 func TestBUG03RemoveMembersByValue(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	u1, u2 := e.user("u1"), e.user("u2")
 	g := e.group("lab")
@@ -90,6 +93,7 @@ func TestBUG03RemoveMembersByValue(t *testing.T) {
 }
 
 func TestBUG04RemoveMemberByFilter(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	u1, u2 := e.user("u1"), e.user("u2")
 	g := e.group("lab")
@@ -102,6 +106,7 @@ func TestBUG04RemoveMemberByFilter(t *testing.T) {
 }
 
 func TestBUG05PathlessReplace(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for name, body := range map[string]string{
 		"with schemas":    patchBody(`{"op":"replace","value":{"active":false}}`),
@@ -120,6 +125,7 @@ func TestBUG05PathlessReplace(t *testing.T) {
 }
 
 func TestBUG07RenameWithID(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	g := e.group("Lock-Group-6")
 	r := e.do(http.MethodPatch, "/Groups/"+g, patchBody(`{"op":"replace","value":{"id":"`+g+`","displayName":"Lock-Group-7"}}`))
@@ -128,6 +134,7 @@ func TestBUG07RenameWithID(t *testing.T) {
 }
 
 func TestBUG08PathlessMembers(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	u1, u2 := e.user("u1"), e.user("u2")
 	g := e.group("lab")
@@ -140,6 +147,7 @@ func TestBUG08PathlessMembers(t *testing.T) {
 }
 
 func TestBUG09CreateOnAbsentValuePath(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, op := range []string{"Add", "Replace"} {
 		t.Run(op, func(t *testing.T) {
@@ -158,6 +166,7 @@ func TestBUG09CreateOnAbsentValuePath(t *testing.T) {
 }
 
 func TestBUG12ExtensionURNPaths(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ent := e.group("Server room")
 	cases := []struct {
@@ -204,6 +213,7 @@ func TestBUG12ExtensionURNPaths(t *testing.T) {
 }
 
 func TestBUG14Nulls(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.do(http.MethodPost, "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"n1","addresses":null,"phoneNumbers":null,"title":null,"`+urnEnt+`":{"manager":null}}`)
 	require.Equal(t, http.StatusCreated, r.status, r.raw)
@@ -215,6 +225,7 @@ func TestBUG14Nulls(t *testing.T) {
 }
 
 func TestBUG15RemoveSubAttribute(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	u := e.user("r1", `"name":{"givenName":"A","familyName":"B"}`)
 	r := e.do(http.MethodPatch, "/Users/"+u, patchBody(`{"op":"remove","path":"name.givenName"}`))
@@ -225,6 +236,7 @@ func TestBUG15RemoveSubAttribute(t *testing.T) {
 }
 
 func TestBUG16Idempotent(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	u := e.user("i1")
 	g := e.group("lab")
@@ -240,6 +252,7 @@ func TestBUG16Idempotent(t *testing.T) {
 }
 
 func TestGroupBFilters(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	alice := e.user("alice@x", `"externalId":"abc","displayName":"Alice","emails":[{"value":"alice@corp.example","type":"work"}]`)
 	e.user("o'brien+lab@x", `"externalId":"jyoung"`)
@@ -305,6 +318,7 @@ func TestGroupBFilters(t *testing.T) {
 }
 
 func TestBUG26Delta(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	old := e.user("old")
 	time.Sleep(20 * time.Millisecond)
@@ -322,6 +336,7 @@ func TestBUG26Delta(t *testing.T) {
 }
 
 func TestBUG27Paging(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for i := 0; i < 250; i++ {
 		_, err := e.eng.Execute(t.Context(), engineActor(), upsert(fmt.Sprintf("p%03d", i)))
@@ -351,6 +366,7 @@ func TestBUG27Paging(t *testing.T) {
 }
 
 func TestGroupDContentAndErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	body := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ct-%s"}`
 	for _, ct := range []string{"application/scim+json; charset=utf-8", "application/json", "application/json; charset=utf-8"} {
@@ -425,6 +441,7 @@ func TestGroupDContentAndErrors(t *testing.T) {
 }
 
 func TestGroupEPutAndSchemas(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	g := e.group("lab")
 	t.Run("BUG-37 and BUG-41 PUT and PATCH deactivate, user stays retrievable", func(t *testing.T) {
@@ -465,6 +482,7 @@ func TestGroupEPutAndSchemas(t *testing.T) {
 }
 
 func TestGroupFDiscovery(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, p := range []string{"/ServiceProviderConfig", "/ResourceTypes", "/ResourceTypes/User", "/ResourceTypes/Group",
 		"/Schemas", "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User", "/schemas", "/resourcetypes/user", "/Entitlements", "/Roles", "/Locks"} {
@@ -502,6 +520,7 @@ func TestGroupFDiscovery(t *testing.T) {
 }
 
 func TestGroupGClientQuirks(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	t.Run("BUG-47 Entra group push: empty create, then 150 members in one PATCH", func(t *testing.T) {
 		r := e.do(http.MethodPost, "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group","http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],"externalId":"aad-1","displayName":"Entra group","members":[],"meta":{"resourceType":"Group"}}`)

@@ -12,6 +12,7 @@ import (
 )
 
 func TestAuthentication(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	entraTok, err := e.cl.Add(t.Context(), "entra", "entra", scim.ScopeWrite)
 	require.NoError(t, err)
@@ -50,6 +51,7 @@ func TestAuthentication(t *testing.T) {
 }
 
 func TestReadScope(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	u := e.user("u1")
 	for _, c := range []struct {
@@ -71,6 +73,7 @@ func TestReadScope(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *scim.Config) { c.RateLimit, c.RateBurst = 0.5, 2 })
 	for i := 0; i < 2; i++ {
 		r := e.do(http.MethodGet, "/Users", "")
@@ -85,6 +88,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestRoutingAndMethods(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *scim.Config) { c.BasePath = "/Custom/SCIM/" })
 	base := strings.TrimSuffix(e.url, "/scim/v2")
 	e.url = base + "/custom/scim"
@@ -130,6 +134,7 @@ func TestRoutingAndMethods(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *scim.Config) { c.MaxBodyBytes = 2048 })
 	u := e.user("u1")
 	cases := []struct {
@@ -173,6 +178,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestGrantsThroughTheExtension(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	g := e.group("North substations")
 	u := e.user("tech", `"`+urnKW+`":{"contractEnd":"2031-06-30T00:00:00Z","grants":[{"value":"`+g+`","validFrom":"2030-01-01T00:00:00Z","validUntil":"2030-12-31T00:00:00Z","approvalReference":"REQ-1","approver":"boss","approvedAt":"2029-12-01T10:00:00Z","justification":"maintenance","state":"ignored","source":"ignored"}]}`)
@@ -222,6 +228,7 @@ func TestGrantsThroughTheExtension(t *testing.T) {
 }
 
 func TestSearchEndpoint(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.user("a1")
 	e.user("a2")

@@ -4,10 +4,14 @@
 // booleans as strings ("False"), member removal as path "members" plus a value
 // list, a bare-string manager and JSON-encoded strings inside roles[].value.
 // keyward's SCIM service handles the first three for every client; this profile
-// adds the rest. The flag itself needs nothing: both behaviours are accepted.
+// adds the rest: manager as a bare string, and roles (app-role assignments),
+// which keyward ignores because its roles are policies it evaluates itself. The
+// flag itself needs nothing: both behaviours are accepted.
 package entra
 
 import (
+	"strings"
+
 	"github.com/keyward/keyward/connectors"
 )
 
@@ -31,17 +35,24 @@ func (Profile) Normalize(r *connectors.Request) error {
 		return nil
 	}
 	fixManager(r.Body)
-	connectors.DecodeJSONStrings(r.Body["roles"])
+	delete(r.Body, "roles")
 	if ops, ok := r.Body["Operations"].([]any); ok {
 		for _, o := range ops {
 			op, ok := o.(map[string]any)
 			if !ok {
 				continue
 			}
-			if p, _ := op["path"].(string); p == "roles" {
-				connectors.DecodeJSONStrings(op["value"])
+			if p, _ := op["path"].(string); strings.HasPrefix(strings.ToLower(p), "roles") {
+				// App-role assignments (roles) have no meaning for keyward,
+				// whose roles are policies it evaluates itself: the operation
+				// becomes a no-op instead of a mutability error that would
+				// quarantine the Entra job.
+				delete(op, "path")
+				op["op"], op["value"] = "add", map[string]any{}
 			}
-			if p, _ := op["path"].(string); p == "manager" || p == enterprise+":manager" {
+			if p, _ := op["path"].(string); strings.EqualFold(p, "manager") || strings.EqualFold(p, enterprise+":manager") {
+				// manager lives in the enterprise extension; Entra names it bare.
+				op["path"] = enterprise + ":manager"
 				if s, ok := op["value"].(string); ok {
 					op["value"] = map[string]any{"value": s}
 				}

@@ -1,0 +1,10 @@
+package okta_test
+
+import (
+	"testing"
+
+	"github.com/keyward/keyward/connectors/connectortest"
+)
+
+// TestReplay replays testdata/connectors/okta/ against a fresh keyward.
+func TestReplay(t *testing.T) { connectortest.Replay(t, "okta") }

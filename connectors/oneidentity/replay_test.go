@@ -1,0 +1,10 @@
+package oneidentity_test
+
+import (
+	"testing"
+
+	"github.com/keyward/keyward/connectors/connectortest"
+)
+
+// TestReplay replays testdata/connectors/oneidentity/ against a fresh keyward.
+func TestReplay(t *testing.T) { connectortest.Replay(t, "oneidentity") }
