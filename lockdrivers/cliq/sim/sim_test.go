@@ -110,9 +110,14 @@ func tlsCertFromPFX(pfx []byte, pass string) (tls.Certificate, error) {
 
 func readFixture(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "vendors", "cliq", name))
+	b, err := readFixtureFile(name)
 	require.NoError(t, err)
-	return string(b)
+	return b
+}
+
+func readFixtureFile(name string) (string, error) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "vendors", "cliq", name))
+	return string(b), err
 }
 
 // rawPost sends a request body as the public client does and returns the

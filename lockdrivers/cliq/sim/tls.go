@@ -139,3 +139,13 @@ func serverTLS(ca *CA, cert tls.Certificate) *tls.Config {
 		ClientCAs:    ca.Pool(),
 	}
 }
+
+// CAPoolFromPEM returns a pool of the PEM certificates in b, or nil if it
+// holds none (for clients of a simulator started by Run).
+func CAPoolFromPEM(b []byte) *x509.CertPool {
+	p := x509.NewCertPool()
+	if !p.AppendCertsFromPEM(b) {
+		return nil
+	}
+	return p
+}
