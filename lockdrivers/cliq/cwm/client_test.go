@@ -2,8 +2,8 @@ package cwm_test
 
 import (
 	"context"
-	"io"
 	"crypto/tls"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
