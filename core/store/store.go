@@ -34,7 +34,8 @@ const AnyVersion int64 = -1
 var ErrReadOnly = errors.New("store: write in a read-only transaction")
 
 // Record is a stored resource: its metadata, its JSON document and the attributes
-// the store indexes. Get returns the Attrs; List may leave them nil (decode Data).
+// the store indexes. Get returns the distinct Attrs, in no particular order; List
+// may leave them nil (decode Data).
 type Record struct {
 	Kind     domain.Kind
 	ID       string

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -23,20 +24,22 @@ func openTest(t *testing.T) *Store {
 
 // explain returns the query plan of the page query List runs for filter.
 func explain(ctx context.Context, t *testing.T, s *Store, filter store.Expr) string {
-	where, args, err := listWhere(domain.KindIdentity, filter)
-	require.NoError(t, err)
-	rows, err := s.r.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT r.id, r.version, r.created, r.modified, r.data FROM resources r WHERE `+
-		where+` ORDER BY r.id LIMIT ? OFFSET ?`, append(args, 10, 0)...)
-	require.NoError(t, err)
-	defer rows.Close()
 	var lines []string
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		require.NoError(t, rows.Scan(&id, &parent, &notused, &detail))
-		lines = append(lines, detail)
-	}
-	require.NoError(t, rows.Err())
+	require.NoError(t, s.View(ctx, func(stx store.Tx) error {
+		where, args, err := stx.(*tx).listWhere(ctx, domain.KindIdentity, filter)
+		require.NoError(t, err)
+		rows, err := stx.(*tx).tx.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT r.id, r.version, r.created, r.modified, r.data FROM resources r WHERE `+
+			where+` ORDER BY r.id LIMIT ? OFFSET ?`, append(args, 10, 0)...)
+		require.NoError(t, err)
+		defer rows.Close()
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			require.NoError(t, rows.Scan(&id, &parent, &notused, &detail))
+			lines = append(lines, detail)
+		}
+		return rows.Err()
+	}))
 	return strings.Join(lines, "\n")
 }
 
@@ -59,7 +62,12 @@ func TestQueriesUseIndexes(t *testing.T) {
 			[]string{"attrs_by_folded (kind=? AND name=? AND folded>? AND folded<?)"}},
 		{"externalId eq and active", store.And{store.Eqf("externalId", "x"), store.Eqf("active", "true")},
 			[]string{"attrs_by_value (kind=? AND name=? AND value=?)", "(kind=? AND id=?)"}},
+		{"and: one driver, the rest probes the primary key", store.And{store.Eqf("active", "true"), store.Eqf("externalId", "x")},
+			[]string{"attrs_by_value (kind=? AND name=? AND value=?)", "PRIMARY KEY (kind=? AND id=? AND name=? AND value=?)"}},
+		{"or of comparisons is a union of index searches", store.Or{store.Eqf("userName", "x"), store.Compare{Attr: "emails.value", Op: store.Eq, Value: "x"}},
+			[]string{"UNION", "attrs_by_value (kind=? AND name=? AND value=?)", "attrs_by_folded (kind=? AND name=? AND folded=?)"}},
 		{"id eq", store.Eqf("id", "x"), []string{"(kind=? AND id=?)"}},
+		{"id eq and more", store.And{store.Eqf("id", "x"), store.Eqf("active", "true")}, []string{"(kind=? AND id=?)"}},
 		{"no filter", nil, []string{"(kind=?)"}},
 	}
 	for _, tc := range cases {
@@ -72,6 +80,39 @@ func TestQueriesUseIndexes(t *testing.T) {
 			assert.NotContains(t, plan, "TEMP B-TREE", "the id order comes from the index")
 		})
 	}
+}
+
+// TestDriverIsTheMostSelective checks that of an And's indexable parts, the one
+// with the fewest matches drives the query, whatever its position.
+func TestDriverIsTheMostSelective(t *testing.T) {
+	s := openTest(t)
+	require.NoError(t, s.Update(t.Context(), func(stx store.Tx) error {
+		for i := range 300 {
+			id := &domain.Identity{Meta: domain.Meta{ID: fmt.Sprintf("u%03d", i)}, UserName: fmt.Sprintf("user%d", i), Active: true, ExternalID: fmt.Sprintf("x%d", i)}
+			if err := store.Put(t.Context(), stx, id, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	active, ext := store.Eqf("active", "true"), store.Eqf("externalId", "x7")
+	require.NoError(t, s.View(t.Context(), func(stx store.Tx) error {
+		b := builder{kind: string(domain.KindIdentity)}
+		for _, tc := range []struct {
+			parts []store.Expr
+			want  int
+		}{
+			{[]store.Expr{active, ext}, 1},
+			{[]store.Expr{ext, active}, 0},
+			{[]store.Expr{active, store.Not{X: ext}}, 0},
+			{[]store.Expr{store.Not{X: ext}}, -1},
+		} {
+			got, err := stx.(*tx).pickDriver(t.Context(), &b, tc.parts)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got, "%v", tc.parts)
+		}
+		return nil
+	}))
 }
 
 // TestConstraintIsConflict checks that a constraint violation the store did not

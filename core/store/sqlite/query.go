@@ -2,15 +2,15 @@ package sqlite
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	"github.com/keyward/keyward/core/domain"
 	"github.com/keyward/keyward/core/store"
 )
 
-// List implements store.Tx. The filter becomes a WHERE clause over resources r in
-// which every comparison on an attribute is a subquery on attrs served by one of
-// its (kind, name, value|folded, id) indexes; every value is a bound parameter.
+// List implements store.Tx. The filter becomes a WHERE clause over resources r
+// (see listWhere); every value is a bound parameter.
 func (t *tx) List(ctx context.Context, kind domain.Kind, q store.Query) (store.Page, error) {
 	if err := t.check("list", false); err != nil {
 		return store.Page{}, err
@@ -21,7 +21,7 @@ func (t *tx) List(ctx context.Context, kind domain.Kind, q store.Query) (store.P
 	if q.Offset < 0 {
 		return store.Page{}, domain.Invalid("offset", "the offset %d is negative", q.Offset)
 	}
-	where, whereArgs, err := listWhere(kind, q.Filter)
+	where, whereArgs, err := t.listWhere(ctx, kind, q.Filter)
 	if err != nil {
 		return store.Page{}, err
 	}
@@ -67,117 +67,262 @@ func (t *tx) List(ctx context.Context, kind domain.Kind, q store.Query) (store.P
 
 // listWhere validates filter and translates it, with the kind, into the WHERE
 // clause of a query over resources r and the values to bind.
-func listWhere(kind domain.Kind, filter store.Expr) (string, []any, error) {
+//
+// The plan it aims for: one indexable part of the filter (a comparison or
+// presence test on an attribute, or an Or of such) is the driver, an
+// uncorrelated "r.id IN (SELECT id FROM attrs ...)" that SQLite answers from the
+// (kind, name, value|folded, id) indexes in id order; every other part is a
+// correlated EXISTS probing the attrs primary key (kind, id, name, value) of each
+// candidate. In an And with several indexable parts, the driver is the one with
+// the fewest matches, measured by a bounded count: SQLite has no statistics on
+// how selective one attribute's value is (active=true matches nearly everyone,
+// externalId=x one record).
+func (t *tx) listWhere(ctx context.Context, kind domain.Kind, filter store.Expr) (string, []any, error) {
 	if err := store.Validate(filter); err != nil {
 		return "", nil, err
 	}
-	b := builder{kind: string(kind), args: []any{string(kind)}}
-	where := "r.kind = ?"
-	if filter != nil {
-		where += " AND " + b.expr(filter)
+	b := builder{kind: string(kind)}
+	where := frag{"r.kind = ?", []any{string(kind)}}
+	if filter == nil {
+		return where.sql, where.args, nil
 	}
-	return where, b.args, b.err
+	var parts []store.Expr
+	if and, ok := filter.(store.And); ok {
+		parts = flattenAnd(and)
+	} else {
+		parts = []store.Expr{filter}
+	}
+	driver := -1
+	if !hasIDEq(parts) { // an id equality is already a primary key look-up
+		var err error
+		if driver, err = t.pickDriver(ctx, &b, parts); err != nil {
+			return "", nil, err
+		}
+	}
+	for i, p := range parts {
+		var f frag
+		if i == driver {
+			set := b.set(p)
+			f = frag{"r.id IN (" + set.sql + ")", set.args}
+		} else {
+			f = b.pred(p)
+		}
+		where = where.and(f)
+	}
+	return where.sql, where.args, b.err
 }
 
-// builder translates a validated store.Expr into SQL text with ? placeholders and
-// collects the values to bind. Values never enter the SQL text.
+// driverProbe bounds the count that compares candidate drivers.
+const driverProbe = 256
+
+// pickDriver returns the index of the part to drive the query with, -1 for none.
+func (t *tx) pickDriver(ctx context.Context, b *builder, parts []store.Expr) (int, error) {
+	var candidates []int
+	for i, p := range parts {
+		if b.indexable(p) {
+			candidates = append(candidates, i)
+		}
+	}
+	switch len(candidates) {
+	case 0:
+		return -1, nil
+	case 1:
+		return candidates[0], nil
+	}
+	best, bestN := -1, driverProbe+1
+	for _, i := range candidates {
+		set := b.set(parts[i])
+		var n int
+		err := t.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+set.sql+` LIMIT `+itoa(driverProbe)+`)`, set.args...).Scan(&n)
+		if err != nil {
+			return -1, t.s.fail(ctx, "list: estimate a filter's matches", err)
+		}
+		if n < bestN {
+			best, bestN = i, n
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return best, nil
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func flattenAnd(a store.And) []store.Expr {
+	var out []store.Expr
+	for _, e := range a {
+		if inner, ok := e.(store.And); ok {
+			out = append(out, flattenAnd(inner)...)
+		} else {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func hasIDEq(parts []store.Expr) bool {
+	for _, p := range parts {
+		if c, ok := p.(store.Compare); ok && c.Attr == "id" && c.Op == store.Eq && c.CaseExact {
+			return true
+		}
+	}
+	return false
+}
+
+// frag is a piece of SQL and the values its placeholders take, in order.
+type frag struct {
+	sql  string
+	args []any
+}
+
+func (f frag) and(g frag) frag {
+	return frag{f.sql + " AND " + g.sql, append(append([]any{}, f.args...), g.args...)}
+}
+
+// builder translates validated store.Expr values into SQL fragments. Values never
+// enter the SQL text.
 type builder struct {
 	kind string
-	args []any
 	err  error
 }
 
-func (b *builder) expr(e store.Expr) string {
+// indexable tells whether e has a set form: a comparison (not ne) or presence
+// test on an attribute, or an Or of such.
+func (b *builder) indexable(e store.Expr) bool {
 	switch x := e.(type) {
-	case store.And:
-		if len(x) == 0 {
-			return "1 = 1"
-		}
-		return b.join(x, " AND ")
+	case store.Compare:
+		_, special := specialAttrs[x.Attr]
+		return !special && x.Op != store.Ne
+	case store.Present:
+		_, special := specialAttrs[x.Attr]
+		return !special
 	case store.Or:
 		if len(x) == 0 {
-			return "1 = 0"
+			return false
 		}
-		return b.join(x, " OR ")
+		for _, s := range x {
+			if !b.indexable(s) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// set renders an indexable expression as a query of the ids that match it.
+func (b *builder) set(e store.Expr) frag {
+	switch x := e.(type) {
+	case store.Compare:
+		cond := b.op(attrColumn(x.CaseExact), x)
+		return frag{"SELECT a.id FROM attrs a WHERE a.kind = ? AND a.name = ? AND " + cond.sql,
+			append([]any{b.kind, x.Attr}, cond.args...)}
+	case store.Present:
+		return frag{"SELECT a.id FROM attrs a WHERE a.kind = ? AND a.name = ?", []any{b.kind, x.Attr}}
+	case store.Or:
+		var out frag
+		for i, s := range x {
+			f := b.set(s)
+			if i > 0 {
+				out.sql += " UNION "
+			}
+			out.sql += f.sql
+			out.args = append(out.args, f.args...)
+		}
+		return out
+	}
+	b.err = domain.Invalid("filter", "expression %T has no index form", e)
+	return frag{"SELECT NULL WHERE 1 = 0", nil}
+}
+
+// pred renders any expression as a condition on the current row r.
+func (b *builder) pred(e store.Expr) frag {
+	switch x := e.(type) {
+	case store.And:
+		return b.join(x, "1 = 1", " AND ")
+	case store.Or:
+		return b.join(x, "1 = 0", " OR ")
 	case store.Not:
-		return "NOT " + b.expr(x.X)
+		f := b.pred(x.X)
+		return frag{"NOT (" + f.sql + ")", f.args}
 	case store.Present:
 		if _, ok := specialAttrs[x.Attr]; ok {
-			return "1 = 1" // every record has an id and its times
+			return frag{"1 = 1", nil} // every record has an id and its times
 		}
-		b.args = append(b.args, b.kind, x.Attr)
-		return "r.id IN (SELECT a.id FROM attrs a WHERE a.kind = ? AND a.name = ?)"
+		return frag{"EXISTS (SELECT 1 FROM attrs a WHERE a.kind = ? AND a.id = r.id AND a.name = ?)", []any{b.kind, x.Attr}}
 	case store.Compare:
-		return b.compare(x)
+		if x.Op == store.Ne { // no value equal: the negation over all the values
+			eq := x
+			eq.Op = store.Eq
+			f := b.pred(eq)
+			return frag{"NOT " + f.sql, f.args}
+		}
+		if col, ok := specialAttrs[x.Attr]; ok {
+			if !x.CaseExact {
+				// lower() folds ASCII only; ids and times are ASCII in keyward.
+				col = "lower(" + col + ")"
+			}
+			return b.op(col, x)
+		}
+		cond := b.op(attrColumn(x.CaseExact), x)
+		return frag{"EXISTS (SELECT 1 FROM attrs a WHERE a.kind = ? AND a.id = r.id AND a.name = ? AND " + cond.sql + ")",
+			append([]any{b.kind, x.Attr}, cond.args...)}
 	}
 	// store.Validate refuses anything else before the builder runs.
 	b.err = domain.Invalid("filter", "unknown expression %T", e)
-	return "1 = 0"
+	return frag{"1 = 0", nil}
 }
 
-func (b *builder) join(es []store.Expr, sep string) string {
+func (b *builder) join(es []store.Expr, empty, sep string) frag {
+	if len(es) == 0 {
+		return frag{empty, nil}
+	}
+	var out frag
 	parts := make([]string, len(es))
 	for i, e := range es {
-		parts[i] = b.expr(e)
+		f := b.pred(e)
+		parts[i] = f.sql
+		out.args = append(out.args, f.args...)
 	}
-	return "(" + strings.Join(parts, sep) + ")"
+	out.sql = "(" + strings.Join(parts, sep) + ")"
+	return out
 }
 
-// compare translates one comparison. Ne is "no value equal", so the negation of
-// Eq over the whole set of the record's values.
-func (b *builder) compare(c store.Compare) string {
-	if c.Op == store.Ne {
-		eq := c
-		eq.Op = store.Eq
-		return "NOT " + b.compare(eq)
+func attrColumn(caseExact bool) string {
+	if caseExact {
+		return "a.value"
 	}
+	return "a.folded"
+}
+
+// op renders "col OP ?" for a comparison other than ne, binding its value
+// (folded unless CaseExact). Substring operators use GLOB, which in SQLite is
+// case-sensitive and byte-exact (LIKE folds ASCII case whatever the data) and
+// whose prefix form (sw) is served by the index; the value's own glob characters
+// are escaped, so they match literally.
+func (b *builder) op(col string, c store.Compare) frag {
 	value := c.Value
 	if !c.CaseExact {
 		value = fold(value)
 	}
-	if col, ok := specialAttrs[c.Attr]; ok {
-		if !c.CaseExact {
-			// lower() folds ASCII only; ids and times are ASCII in keyward.
-			col = "lower(" + col + ")"
-		}
-		return b.op(col, c.Op, value)
-	}
-	col := "a.value"
-	if !c.CaseExact {
-		col = "a.folded"
-	}
-	b.args = append(b.args, b.kind, c.Attr)
-	return "r.id IN (SELECT a.id FROM attrs a WHERE a.kind = ? AND a.name = ? AND " + b.op(col, c.Op, value) + ")"
-}
-
-// op renders "col OP ?" and binds its value. Substring operators use GLOB, which
-// in SQLite is case-sensitive and byte-exact (LIKE folds ASCII case whatever the
-// data) and whose prefix form (sw) is served by the index; the value's own glob
-// characters are escaped, so they match literally.
-func (b *builder) op(col string, op store.Op, value string) string {
-	switch op {
+	switch c.Op {
 	case store.Co:
-		b.args = append(b.args, "*"+globEscape(value)+"*")
-		return col + " GLOB ?"
+		return frag{col + " GLOB ?", []any{"*" + globEscape(value) + "*"}}
 	case store.Sw:
-		b.args = append(b.args, globEscape(value)+"*")
-		return col + " GLOB ?"
+		return frag{col + " GLOB ?", []any{globEscape(value) + "*"}}
 	case store.Ew:
-		b.args = append(b.args, "*"+globEscape(value))
-		return col + " GLOB ?"
-	}
-	b.args = append(b.args, value)
-	switch op {
+		return frag{col + " GLOB ?", []any{"*" + globEscape(value)}}
 	case store.Gt:
-		return col + " > ?"
+		return frag{col + " > ?", []any{value}}
 	case store.Ge:
-		return col + " >= ?"
+		return frag{col + " >= ?", []any{value}}
 	case store.Lt:
-		return col + " < ?"
+		return frag{col + " < ?", []any{value}}
 	case store.Le:
-		return col + " <= ?"
+		return frag{col + " <= ?", []any{value}}
 	default: // store.Eq
-		return col + " = ?"
+		return frag{col + " = ?", []any{value}}
 	}
 }
 

@@ -18,6 +18,10 @@ type tx struct {
 	tx    *sql.Tx
 	write bool
 	ended bool
+	// lastSeq is the audit log's last seq once this transaction has appended to
+	// it (lastSeqKnown); the one writer makes it safe to remember.
+	lastSeq      int64
+	lastSeqKnown bool
 }
 
 // check refuses calls after the transaction ended and writes in a View.
@@ -89,7 +93,7 @@ func (t *tx) Get(ctx context.Context, kind domain.Kind, id string) (store.Record
 	if rec.Modified, err = parseTime(modified); err != nil {
 		return store.Record{}, err
 	}
-	rows, err := t.tx.QueryContext(ctx, `SELECT name, value FROM attrs WHERE kind = ? AND id = ? ORDER BY rowid`, string(kind), id)
+	rows, err := t.tx.QueryContext(ctx, `SELECT name, value FROM attrs WHERE kind = ? AND id = ?`, string(kind), id)
 	if err != nil {
 		return store.Record{}, t.s.fail(ctx, fmt.Sprintf("get %s %q attributes", kind, id), err)
 	}
@@ -177,9 +181,6 @@ func (t *tx) Put(ctx context.Context, rec store.Record, expect int64) (store.Rec
 			out.Version, formatTime(now), data, string(rec.Kind), rec.ID); err != nil {
 			return store.Record{}, t.s.fail(ctx, op, err)
 		}
-		if _, err := t.tx.ExecContext(ctx, `DELETE FROM attrs WHERE kind = ? AND id = ?`, string(rec.Kind), rec.ID); err != nil {
-			return store.Record{}, t.s.fail(ctx, op, err)
-		}
 	} else {
 		out.Version, out.Created, out.Modified = 1, now, now
 		if _, err := t.tx.ExecContext(ctx, `INSERT INTO resources (kind, id, version, created, modified, data) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -187,10 +188,61 @@ func (t *tx) Put(ctx context.Context, rec store.Record, expect int64) (store.Rec
 			return store.Record{}, t.s.fail(ctx, op, err)
 		}
 	}
-	if err := t.insertAttrs(ctx, rec.Kind, rec.ID, rec.Attrs); err != nil {
+	if err := t.writeAttrs(ctx, rec.Kind, rec.ID, rec.Attrs, exists); err != nil {
 		return store.Record{}, t.s.fail(ctx, op, err)
 	}
 	return out, nil
+}
+
+// writeAttrs makes the stored attribute values of a record equal to the distinct
+// values of attrs. A replace usually changes few of them, so it reads the stored
+// ones and writes only the difference.
+func (t *tx) writeAttrs(ctx context.Context, kind domain.Kind, id string, attrs []domain.Attr, replace bool) error {
+	want := make(map[domain.Attr]bool, len(attrs))
+	var add []domain.Attr
+	for _, a := range attrs {
+		if !want[a] {
+			want[a] = true
+			add = append(add, a)
+		}
+	}
+	if replace {
+		rows, err := t.tx.QueryContext(ctx, `SELECT name, value FROM attrs WHERE kind = ? AND id = ?`, string(kind), id)
+		if err != nil {
+			return err
+		}
+		var drop []domain.Attr
+		have := map[domain.Attr]bool{}
+		for rows.Next() {
+			var a domain.Attr
+			if err := rows.Scan(&a.Name, &a.Value); err != nil {
+				rows.Close()
+				return err
+			}
+			have[a] = true
+			if !want[a] {
+				drop = append(drop, a)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, a := range drop {
+			if _, err := t.tx.ExecContext(ctx, `DELETE FROM attrs WHERE kind = ? AND id = ? AND name = ? AND value = ?`,
+				string(kind), id, a.Name, a.Value); err != nil {
+				return err
+			}
+		}
+		kept := add[:0]
+		for _, a := range add {
+			if !have[a] {
+				kept = append(kept, a)
+			}
+		}
+		add = kept
+	}
+	return t.insertAttrs(ctx, kind, id, add)
 }
 
 // attrsPerInsert bounds one multi-row INSERT (5 parameters a row).
@@ -273,11 +325,13 @@ func (t *tx) AppendAudit(ctx context.Context, ev store.AuditRow) error {
 	if err := t.check("append audit", true); err != nil {
 		return err
 	}
-	var last int64
-	if err := t.tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit`).Scan(&last); err != nil {
-		return t.s.fail(ctx, "append audit: read the last seq", err)
+	if !t.lastSeqKnown {
+		if err := t.tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit`).Scan(&t.lastSeq); err != nil {
+			return t.s.fail(ctx, "append audit: read the last seq", err)
+		}
+		t.lastSeqKnown = true
 	}
-	if ev.Seq != last+1 {
+	if last := t.lastSeq; ev.Seq != last+1 {
 		return &domain.Error{Kind: domain.ErrConflict, Field: "seq",
 			Message: fmt.Sprintf("audit seq %d does not follow the last seq %d", ev.Seq, last)}
 	}
@@ -290,6 +344,7 @@ func (t *tx) AppendAudit(ctx context.Context, ev store.AuditRow) error {
 	if err != nil {
 		return t.s.fail(ctx, fmt.Sprintf("append audit seq %d", ev.Seq), err)
 	}
+	t.lastSeq = ev.Seq
 	return nil
 }
 
@@ -339,16 +394,17 @@ func (t *tx) FindAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditR
 	var where []string
 	var args []any
 	if f.IdentityID != "" {
-		where = append(where, "identity_id = ?")
+		// The repeated "<> ''" lets SQLite use the partial index.
+		where = append(where, "(identity_id = ? AND identity_id <> '')")
 		args = append(args, f.IdentityID)
 	}
 	var either []string
 	if f.EntitlementID != "" {
-		either = append(either, "entitlement_id = ?")
+		either = append(either, "(entitlement_id = ? AND entitlement_id <> '')")
 		args = append(args, f.EntitlementID)
 	}
 	if f.KeyID != "" {
-		either = append(either, "key_id = ?")
+		either = append(either, "(key_id = ? AND key_id <> '')")
 		args = append(args, f.KeyID)
 	}
 	if len(either) > 0 {

@@ -1,7 +1,8 @@
 -- keyward store schema, version 1.
--- Portable SQL on purpose (but for the trigger syntax at the end): the PostgreSQL
--- store mirrors these tables, with BIGINT and BYTEA where SQLite says INTEGER and
--- BLOB, and text columns in the "C" collation so that ids sort by bytes.
+-- Portable SQL on purpose (but for WITHOUT ROWID and the trigger syntax): the
+-- PostgreSQL store mirrors these tables, with BIGINT and BYTEA where SQLite says
+-- INTEGER and BLOB, and text columns in the "C" collation so that ids sort by
+-- bytes.
 
 -- Every resource is a JSON document keyed by kind and id, with its metadata.
 -- Times are domain.TimeLayout strings, so that comparing them compares instants.
@@ -16,18 +17,21 @@ CREATE TABLE resources (
 );
 
 -- The indexed attribute values of each resource (domain.Resource.Attrs), one row
--- per value: what the query model filters on. folded is the value case-folded.
+-- per distinct value: what the query model filters on. folded is the value
+-- case-folded. The primary key clusters a record's values together (its Get and
+-- replace read them in one range); the two indexes serve case-exact and folded
+-- comparisons and, with the key columns they carry, cover the look-up of ids.
 CREATE TABLE attrs (
     kind   TEXT NOT NULL,
     id     TEXT NOT NULL,
     name   TEXT NOT NULL,
     value  TEXT NOT NULL,
     folded TEXT NOT NULL,
+    PRIMARY KEY (kind, id, name, value),
     FOREIGN KEY (kind, id) REFERENCES resources (kind, id) ON DELETE CASCADE
-);
+) WITHOUT ROWID;
 CREATE INDEX attrs_by_folded ON attrs (kind, name, folded, id);
 CREATE INDEX attrs_by_value  ON attrs (kind, name, value, id);
-CREATE INDEX attrs_by_owner  ON attrs (kind, id);
 
 -- Named counters (NextSequence).
 CREATE TABLE sequences (
@@ -47,9 +51,11 @@ CREATE TABLE audit (
     prev_hash      TEXT    NOT NULL,
     hash           TEXT    NOT NULL
 );
-CREATE INDEX audit_by_identity    ON audit (identity_id, seq);
-CREATE INDEX audit_by_entitlement ON audit (entitlement_id, seq);
-CREATE INDEX audit_by_key         ON audit (key_id, seq);
+-- Partial indexes: most rows leave one or two of these fields empty, and an
+-- empty field is never looked up.
+CREATE INDEX audit_by_identity    ON audit (identity_id, seq)    WHERE identity_id <> '';
+CREATE INDEX audit_by_entitlement ON audit (entitlement_id, seq) WHERE entitlement_id <> '';
+CREATE INDEX audit_by_key         ON audit (key_id, seq)         WHERE key_id <> '';
 
 -- Audit rows are never changed or removed through keyward. (Whoever can write the
 -- file can still drop these triggers; the hash chain is what detects that.)
