@@ -213,8 +213,8 @@ func benchAuditRow(seq int64, prev string, at time.Time) store.AuditRow {
 		Seq: seq, At: at, Actor: "scim:sailpoint-prod", Action: "grant.create",
 		SubjectKind: domain.KindGrant, SubjectID: fmt.Sprintf("grant-%08d", seq),
 		IdentityID: fmt.Sprintf("id-%06d", seq%100000), EntitlementID: fmt.Sprintf("ent-%03d", seq%300),
-		Reason: "policy birthright: field engineers of the north region",
-		Data:   json.RawMessage(`{"validFrom":"2026-12-01T00:00:00Z","validUntil":"2027-12-31T00:00:00Z","source":"policy:north-field"}`),
+		Reason:   "policy birthright: field engineers of the north region",
+		Data:     json.RawMessage(`{"validFrom":"2026-12-01T00:00:00Z","validUntil":"2027-12-31T00:00:00Z","source":"policy:north-field"}`),
 		PrevHash: prev,
 	}
 	body, _ := json.Marshal(ev)
