@@ -19,6 +19,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(fakeHostEnv) == "1" {
+		fakeHost()
+	}
 	drivertest.Main(m, driver.ServeConfig{Name: "echo", New: newEchoDriver})
 }
 
