@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -142,5 +143,41 @@ func TestGlobEscape(t *testing.T) {
 		"é*":    "é[*]",
 	} {
 		assert.Equal(t, want, globEscape(in), in)
+	}
+}
+
+// TestFindAuditUsesIndexes checks that the why query's look-ups search the
+// partial indexes instead of scanning the log.
+func TestFindAuditUsesIndexes(t *testing.T) {
+	s := openTest(t)
+	cases := []struct {
+		name string
+		f    store.AuditFilter
+		want []string
+	}{
+		{"identity", store.AuditFilter{IdentityID: "i"}, []string{"audit_by_identity"}},
+		{"identity and entitlement", store.AuditFilter{IdentityID: "i", EntitlementID: "e"}, []string{"audit_by_"}},
+		{"entitlement or key", store.AuditFilter{EntitlementID: "e", KeyID: "k"}, []string{"audit_by_entitlement", "audit_by_key"}},
+		{"key until", store.AuditFilter{KeyID: "k", Until: time.Now()}, []string{"audit_by_key"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			q, args := auditQuery(tc.f)
+			rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
+			require.NoError(t, err)
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, notused int
+				var detail string
+				require.NoError(t, rows.Scan(&id, &parent, &notused, &detail))
+				plan = append(plan, detail)
+			}
+			text := strings.Join(plan, "\n")
+			for _, w := range tc.want {
+				assert.Contains(t, text, w)
+			}
+			assert.NotContains(t, text, "SCAN audit", "the log is not scanned whole")
+		})
 	}
 }

@@ -391,6 +391,16 @@ func (t *tx) FindAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditR
 	if err := t.check("find audit", false); err != nil {
 		return nil, err
 	}
+	q, args := auditQuery(f)
+	rows, err := t.queryAudit(ctx, q, args...)
+	if rows == nil && err == nil {
+		rows = []store.AuditRow{}
+	}
+	return rows, err
+}
+
+// auditQuery renders the FindAudit query for f.
+func auditQuery(f store.AuditFilter) (string, []any) {
 	var where []string
 	var args []any
 	if f.IdentityID != "" {
@@ -418,11 +428,7 @@ func (t *tx) FindAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditR
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	rows, err := t.queryAudit(ctx, q+" ORDER BY seq", args...)
-	if rows == nil && err == nil {
-		rows = []store.AuditRow{}
-	}
-	return rows, err
+	return q + " ORDER BY seq", args
 }
 
 func (t *tx) queryAudit(ctx context.Context, q string, args ...any) ([]store.AuditRow, error) {
