@@ -77,6 +77,9 @@ func (d *Driver) Changes(ctx context.Context, req driver.ChangesRequest, yield f
 		limit = maxChanges
 	}
 	r := &changeReader{d: d, c: c, seen: map[string]bool{}}
+	if err := c.Ensure(ctx); err != nil {
+		return err
+	}
 	end := c.ServerNow().Add(time.Hour)
 	handed := 0
 	for {

@@ -239,6 +239,16 @@ func zoneFor(windows string) *time.Location {
 	return time.UTC
 }
 
+// Ensure logs in unless a session exists (and so learns the vendor's clock).
+func (c *Client) Ensure(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.session != "" {
+		return nil
+	}
+	return c.loginLocked(ctx)
+}
+
 // Logout ends the session (KillSession).
 func (c *Client) Logout(ctx context.Context) error {
 	c.mu.Lock()

@@ -1,0 +1,7 @@
+package iloq
+
+// Exported for the external tests.
+var (
+	CanOrderAction  = canOrderAction
+	CanReturnAction = canReturnAction
+)
