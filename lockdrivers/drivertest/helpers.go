@@ -78,6 +78,7 @@ func keys(e *env) map[string]driver.Key {
 	out := map[string]driver.Key{}
 	err := e.d.ListKeys(e.ctx, driver.ListRequest{}, func(p driver.Page[driver.Key]) error {
 		for _, k := range p.Items {
+			assert.NoError(e.t, k.Validate())
 			out[k.ID] = k
 		}
 		return nil
@@ -165,6 +166,7 @@ func changes(e *env, cursor string) []driver.Change {
 	e.t.Helper()
 	var out []driver.Change
 	err := e.d.Changes(e.ctx, driver.ChangesRequest{Cursor: cursor}, func(c driver.Change) error {
+		assert.NoError(e.t, c.Validate())
 		out = append(out, c)
 		return nil
 	})
@@ -187,6 +189,7 @@ func setAccess(e *env, key, idem string, aos ...string) driver.Delivery {
 		IdempotencyKey: idem, KeyID: key, Access: driver.KeyAccess{AccessObjectIDs: aos},
 	})
 	require.NoError(e.t, err, "SetKeyAccess %s %v", key, aos)
+	assert.NoError(e.t, d.Validate())
 	return d
 }
 

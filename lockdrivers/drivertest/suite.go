@@ -17,6 +17,7 @@ import (
 )
 
 func testInfo(e *env) {
+	assert.NoError(e.t, e.info.Validate())
 	assert.NotEmpty(e.t, e.info.Vendor, "Info.Vendor")
 	assert.NotEmpty(e.t, e.info.DriverVersion, "Info.DriverVersion")
 	assert.Contains(e.t, e.info.ContractVersions, driver.ContractVersion, "Info.ContractVersions")
@@ -221,6 +222,7 @@ func testBlock(e *env) {
 		e.t.Skip("driver has no LockBlocklist capability")
 	}
 	require.NoError(e.t, err, "BlockKey")
+	assert.NoError(e.t, res.Validate())
 	again, err := e.d.BlockKey(e.ctx, driver.BlockKeyRequest{IdempotencyKey: "block-1", KeyID: key})
 	require.NoError(e.t, err, "BlockKey again")
 	assert.Equal(e.t, res.Delivery.ChangeID, again.Delivery.ChangeID)
@@ -244,6 +246,7 @@ func testBlock(e *env) {
 
 	un, err := e.d.UnblockKey(e.ctx, driver.BlockKeyRequest{IdempotencyKey: "unblock-1", KeyID: key})
 	require.NoError(e.t, err, "UnblockKey")
+	assert.NoError(e.t, un.Validate())
 	for _, lp := range un.Locks {
 		if lp.State == driver.PropagationPending {
 			require.NoError(e.t, e.sim.Control.VisitLock(e.ctx, lp.LockID))
@@ -324,6 +327,9 @@ func testWebhook(e *env) {
 	for _, h := range hooks {
 		cs, err := e.d.HandleWebhook(e.ctx, driver.Webhook{Header: h.Header, Body: h.Body})
 		require.NoError(e.t, err, "HandleWebhook %d", h.Seq)
+		for _, c := range cs {
+			assert.NoError(e.t, c.Validate())
+		}
 		got = append(got, cs...)
 	}
 	opened := false

@@ -432,6 +432,10 @@ func (d *Driver) block(ctx context.Context, op, suffix string, req driver.BlockK
 	if err := a.do(ctx, op, http.MethodPost, "/credentials/"+url.PathEscape(req.KeyID)+suffix, nil, struct{}{}, &b); err != nil {
 		return driver.BlockResult{}, err
 	}
+	if b.ChangeID == "" {
+		// Never blocked: unblocking is a no-op with no vendor change.
+		b.ChangeID = req.KeyID + suffix
+	}
 	res := driver.BlockResult{Delivery: driver.Delivery{State: driver.DeliveryApplied, ChangeID: b.ChangeID, At: b.At}}
 	var pending []string
 	for _, e := range b.Locks {
