@@ -83,6 +83,9 @@ func loadGroups(ctx context.Context, tx store.Tx, ents []*domain.Entitlement, wi
 			}
 		}
 	}
+	for _, f := range out {
+		slices.Sort(f.members)
+	}
 	if !withMembers {
 		return out, map[string]*domain.Identity{}, nil
 	}

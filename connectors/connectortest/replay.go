@@ -18,9 +18,10 @@
 //
 // Request paths and bodies may use {{name}} for a value captured by an earlier
 // step; a step with "repeat": N runs N times with {{n}} counting from 0 (capture
-// names may use {{n}} too). An expected body is a subset: every key given must match, arrays match
-// element by element and must have the same length, "*" matches any non-null
-// value and "absent" as a key's value requires the key to be missing.
+// names may use {{n}} too). An expected body is a subset: every key given must match, arrays must have
+// the same length, "*" matches any non-null
+// value and "absent" as a key's value requires the key to be missing. Arrays
+// match in any order.
 package connectortest
 
 import (
@@ -242,10 +243,26 @@ func match(at string, want, got any) string {
 		if !ok || len(g) != len(w) {
 			return fmt.Sprintf("%s: want %d elements, got %v", at, len(w), got)
 		}
+		// Multi-valued attributes have no order (RFC 7643 §2.4): each expected
+		// element must match a different actual one.
+		used := make([]bool, len(g))
+	next:
 		for i := range w {
-			if m := match(fmt.Sprintf("%s[%d]", at, i), w[i], g[i]); m != "" {
-				return m
+			first := ""
+			for j := range g {
+				if used[j] {
+					continue
+				}
+				m := match(fmt.Sprintf("%s[%d]", at, i), w[i], g[j])
+				if m == "" {
+					used[j] = true
+					continue next
+				}
+				if first == "" {
+					first = m
+				}
 			}
+			return first
 		}
 		return ""
 	case string:
