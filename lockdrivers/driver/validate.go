@@ -33,8 +33,10 @@ func (d Delivery) check(e *errs, field string) {
 	if _, ok := deliveryStates[d.State]; !ok {
 		e.add(field+".state", "unknown delivery state %q", d.State)
 	}
-	if d.ChangeID == "" {
-		e.add(field+".change_id", "missing vendor change id")
+	if d.ChangeID == "" && d.State != DeliveryApplied && d.State != DeliveryFailed {
+		// A pending change must be named so later Change events can refer
+		// to it; an answer that nothing needed doing may have no id.
+		e.add(field+".change_id", "missing vendor change id of a pending change")
 	}
 	if d.State == DeliveryNeedsAction && (d.NeedsAction == nil || d.NeedsAction.Reason == "") {
 		e.add(field+".needs_action", "needs-action without a reason")
