@@ -215,6 +215,9 @@ func (s *server) Changes(req *pb.ChangesRequest, stream pb.LockDriver_ChangesSer
 	if !req.GetFollow() {
 		return nil
 	}
+	// TODO: follow polls the driver every poll interval; a driver fed by
+	// push (webhooks, a vendor long-poll) cannot wake the stream early, so a
+	// following host sees a change up to one interval late.
 	every := durFromPB(req.GetPollInterval())
 	if every <= 0 {
 		every = time.Second

@@ -36,6 +36,10 @@ type ServeConfig struct {
 // (enabled by the host through the handshake) and JSON logging to stderr.
 func Serve(cfg ServeConfig) {
 	log := newLogger(cfg.Name, cfg.Level)
+	if cfg.New == nil {
+		log.Error("driver.Serve: ServeConfig.New is nil; nothing to serve")
+		os.Exit(1)
+	}
 	d := cfg.New(log)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  Handshake,

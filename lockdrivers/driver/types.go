@@ -20,6 +20,10 @@ type Info struct {
 	Capabilities Capabilities
 	// ConfigSchema is a JSON Schema (draft 2020-12) of the driver's
 	// configuration settings (Config.Settings).
+	//
+	// TODO: the SDK does not check settings against ConfigSchema; each
+	// driver validates its own settings in Configure, so a schema that
+	// disagrees with the driver's code goes unnoticed.
 	ConfigSchema json.RawMessage
 	// Secrets names the secret values the driver expects in Config.Secrets.
 	Secrets []SecretSpec
