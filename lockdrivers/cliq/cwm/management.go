@@ -188,7 +188,8 @@ type KeyState struct {
 	LastRemoteUpdate    *DateTime `xml:"lastRemoteUpdate,omitempty"`
 	PendingUpdate       bool      `xml:"pendingRemoteUpdate"`
 	// AuthorisedCylinders are the cylinders that accept this normal key
-	// (programmed into the cylinder).
+	// (programmed into the cylinder). Only getKeyState fills it; getKeys
+	// leaves it out to keep inventory pages small.
 	AuthorisedCylinders []string `xml:"authorisedCylinderIdentity"`
 	// BlacklistedIn are the cylinders whose blacklist holds the key.
 	BlacklistedIn []string `xml:"blacklistedInCylinderIdentity"`

@@ -574,25 +574,17 @@ func (s *Sim) getKeys(req cwm.PageRequest) (result, *opError) {
 	}
 	r := cwm.KeysResponse{}
 	// One pass over cylinders for all keys of the page, not one per key.
-	authorised := map[string][]string{}
 	blacklisted := map[string][]string{}
 	for _, cid := range s.cylIDs {
 		c := s.cylinders[cid]
-		for k := range c.accepts {
-			authorised[k] = append(authorised[k], cid)
-		}
 		for k := range c.blacklist {
 			blacklisted[k] = append(blacklisted[k], cid)
 		}
 	}
 	for _, id := range s.keyIDs[start:end] {
 		k := s.keys[id]
-		var auth []string
-		if !k.dynamic() {
-			auth = authorised[id]
-		}
 		r.Keys = append(r.Keys, cwm.KeyState{
-			AuthorisedCylinders: auth, BlacklistedIn: blacklisted[id],
+			BlacklistedIn: blacklisted[id],
 			Key: k.Key, PersonIdentity: k.person, OperationalStatus: k.status,
 			Validity: normValidity(k.validity), Schedule: k.schedule, Revalidation: k.reval, Access: k.access,
 			ProgrammedValidity: k.programmed.Validity, ProgrammedCylinders: k.programmed.Cylinders,
