@@ -585,7 +585,7 @@ func (s *Sim) getKeys(req cwm.PageRequest) (result, *opError) {
 		k := s.keys[id]
 		r.Keys = append(r.Keys, cwm.KeyState{
 			BlacklistedIn: blacklisted[id],
-			Key: k.Key, PersonIdentity: k.person, OperationalStatus: k.status,
+			Key:           k.Key, PersonIdentity: k.person, OperationalStatus: k.status,
 			Validity: normValidity(k.validity), Schedule: k.schedule, Revalidation: k.reval, Access: k.access,
 			ProgrammedValidity: k.programmed.Validity, ProgrammedCylinders: k.programmed.Cylinders,
 			LastValidation: cwm.NewDateTime(k.lastValid), LastRemoteUpdate: cwm.NewDateTime(k.lastRemote),
