@@ -409,7 +409,7 @@ func (s *system) call(ctx context.Context, name string, write bool, fn func(ctx 
 		case inst.pc.Exited():
 			s.requestRestart(inst, name+" failed: the driver process is gone", false)
 			outcome = "crashed"
-		case errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
+		case timedOut(cctx) && ctx.Err() == nil:
 			outcome = "timeout"
 			go s.probe(inst, name)
 		}
@@ -417,6 +417,13 @@ func (s *system) call(ctx context.Context, name string, write bool, fn func(ctx 
 	}
 	s.h.metrics.calls.WithLabelValues(s.id, name, outcome).Observe(time.Since(began).Seconds())
 	return err
+}
+
+// timedOut tells whether ctx's deadline has passed. gRPC may report a
+// deadline a moment before ctx's own timer fires, so the clock decides.
+func timedOut(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // probe checks a driver whose call timed out: if it does not answer Health in
