@@ -122,7 +122,7 @@ func (*Operation) Kind() Kind { return KindOperation }
 
 // Attrs implements Resource.
 func (o *Operation) Attrs() []Attr {
-	return []Attr{{"lockSystemId", o.LockSystemID}, {"keyId", o.KeyID}, {"state", string(o.State)}, {"kind", string(o.OpKind)}}
+	return []Attr{{"lockSystemId", o.LockSystemID}, {"keyId", o.KeyID}, {"state", string(o.State)}}
 }
 
 // OperationID formats a sortable operation id from a sequence number.
@@ -162,8 +162,7 @@ func (*KeyState) Kind() Kind { return KindKeyState }
 
 // Attrs implements Resource.
 func (k *KeyState) Attrs() []Attr {
-	out := []Attr{{"lockSystemId", k.LockSystemID}, {"delivery", string(k.Delivery.State)}}
-	out = appendNonEmpty(out, "holderId", k.HolderID)
+	out := appendNonEmpty(nil, "holderId", k.HolderID)
 	if len(k.Exposures) > 0 {
 		out = append(out, Attr{"exposed", "true"})
 	}
