@@ -18,15 +18,17 @@ import (
 )
 
 // The benchmarks share two large databases (100,000 identities; 1,000,000 audit
-// rows), built once per run in a temporary folder that TestMain removes.
+// rows), built once per run in a temporary folder that TestMain removes. With
+// KEYWARD_BENCH_DIR set they are kept in that folder and reused by later runs.
 var (
 	benchDir     string
+	benchDirTemp bool
 	benchDirOnce sync.Once
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if benchDir != "" {
+	if benchDirTemp {
 		_ = os.RemoveAll(benchDir)
 	}
 	os.Exit(code)
@@ -34,13 +36,33 @@ func TestMain(m *testing.M) {
 
 func benchPath(b *testing.B, name string) string {
 	benchDirOnce.Do(func() {
+		if dir := os.Getenv("KEYWARD_BENCH_DIR"); dir != "" {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				b.Fatal(err)
+			}
+			benchDir = dir
+			return
+		}
 		dir, err := os.MkdirTemp("", "keyward-bench-")
 		if err != nil {
 			b.Fatal(err)
 		}
-		benchDir = dir
+		benchDir, benchDirTemp = dir, true
 	})
 	return filepath.Join(benchDir, name)
+}
+
+// built tells whether a kept fixture database is complete: a file of that name
+// exists next to it once its build finished.
+func built(path string) bool {
+	_, err := os.Stat(path + ".built")
+	return err == nil
+}
+
+func markBuilt(b *testing.B, path string) {
+	if err := os.WriteFile(path+".built", nil, 0o644); err != nil {
+		b.Fatal(err)
+	}
 }
 
 func benchOpen(b *testing.B, path string, opts ...sqlite.Option) *sqlite.Store {
@@ -148,6 +170,10 @@ var identitiesOnce sync.Once
 func identitiesDB(b *testing.B) string {
 	path := benchPath(b, "identities.db")
 	identitiesOnce.Do(func() {
+		if built(path) {
+			return
+		}
+		_ = os.Remove(path)
 		start := time.Now()
 		s := benchOpen(b, path, sqlite.WithRelaxedSync())
 		defer s.Close()
@@ -166,6 +192,7 @@ func identitiesDB(b *testing.B) string {
 			}
 		}
 		b.Logf("built %d identities in %v", benchIdentities, time.Since(start).Round(time.Millisecond))
+		markBuilt(b, path)
 	})
 	return path
 }
@@ -266,6 +293,10 @@ var auditOnce sync.Once
 func auditDB(b *testing.B) string {
 	path := benchPath(b, "audit.db")
 	auditOnce.Do(func() {
+		if built(path) {
+			return
+		}
+		_ = os.Remove(path)
 		start := time.Now()
 		s := benchOpen(b, path, sqlite.WithRelaxedSync())
 		defer s.Close()
@@ -287,6 +318,7 @@ func auditDB(b *testing.B) string {
 			}
 		}
 		b.Logf("built %d audit rows in %v", benchAuditRows, time.Since(start).Round(time.Millisecond))
+		markBuilt(b, path)
 	})
 	return path
 }

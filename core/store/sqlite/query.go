@@ -21,14 +21,18 @@ func (t *tx) List(ctx context.Context, kind domain.Kind, q store.Query) (store.P
 	if q.Offset < 0 {
 		return store.Page{}, domain.Invalid("offset", "the offset %d is negative", q.Offset)
 	}
-	where, whereArgs, err := t.listWhere(ctx, kind, q.Filter)
+	where, whereArgs, all, err := t.listWhere(ctx, kind, q.Filter)
 	if err != nil {
 		return store.Page{}, err
 	}
 	op := "list " + string(kind)
 
 	page := store.Page{Records: []store.Record{}}
-	if err := t.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM resources r WHERE `+where, whereArgs...).Scan(&page.Total); err != nil {
+	count := t.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM resources r WHERE `+where, whereArgs...)
+	if all {
+		count = t.tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(count), 0) FROM kind_counts WHERE kind = ?`, string(kind))
+	}
+	if err := count.Scan(&page.Total); err != nil {
 		return store.Page{}, t.s.fail(ctx, op+": count", err)
 	}
 	if q.Limit == 0 || q.Offset >= page.Total {
@@ -66,7 +70,8 @@ func (t *tx) List(ctx context.Context, kind domain.Kind, q store.Query) (store.P
 }
 
 // listWhere validates filter and translates it, with the kind, into the WHERE
-// clause of a query over resources r and the values to bind.
+// clause of a query over resources r and the values to bind; all tells that the
+// filter matches every record of the kind.
 //
 // The plan it aims for: one indexable part of the filter (a comparison or
 // presence test on an attribute, or an Or of such) is the driver, an
@@ -77,26 +82,25 @@ func (t *tx) List(ctx context.Context, kind domain.Kind, q store.Query) (store.P
 // the fewest matches, measured by a bounded count: SQLite has no statistics on
 // how selective one attribute's value is (active=true matches nearly everyone,
 // externalId=x one record).
-func (t *tx) listWhere(ctx context.Context, kind domain.Kind, filter store.Expr) (string, []any, error) {
+func (t *tx) listWhere(ctx context.Context, kind domain.Kind, filter store.Expr) (where string, args []any, all bool, err error) {
 	if err := store.Validate(filter); err != nil {
-		return "", nil, err
+		return "", nil, false, err
 	}
 	b := builder{kind: string(kind)}
-	where := frag{"r.kind = ?", []any{string(kind)}}
-	if filter == nil {
-		return where.sql, where.args, nil
-	}
+	w := frag{"r.kind = ?", []any{string(kind)}}
 	var parts []store.Expr
 	if and, ok := filter.(store.And); ok {
 		parts = flattenAnd(and)
-	} else {
+	} else if filter != nil {
 		parts = []store.Expr{filter}
+	}
+	if len(parts) == 0 {
+		return w.sql, w.args, true, nil
 	}
 	driver := -1
 	if !hasIDEq(parts) { // an id equality is already a primary key look-up
-		var err error
 		if driver, err = t.pickDriver(ctx, &b, parts); err != nil {
-			return "", nil, err
+			return "", nil, false, err
 		}
 	}
 	for i, p := range parts {
@@ -107,13 +111,13 @@ func (t *tx) listWhere(ctx context.Context, kind domain.Kind, filter store.Expr)
 		} else {
 			f = b.pred(p)
 		}
-		where = where.and(f)
+		w = w.and(f)
 	}
-	return where.sql, where.args, b.err
+	return w.sql, w.args, false, b.err
 }
 
 // driverProbe bounds the count that compares candidate drivers.
-const driverProbe = 256
+const driverProbe = 64
 
 // pickDriver returns the index of the part to drive the query with, -1 for none.
 func (t *tx) pickDriver(ctx context.Context, b *builder, parts []store.Expr) (int, error) {

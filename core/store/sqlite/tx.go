@@ -187,6 +187,10 @@ func (t *tx) Put(ctx context.Context, rec store.Record, expect int64) (store.Rec
 			string(rec.Kind), rec.ID, out.Version, formatTime(now), formatTime(now), data); err != nil {
 			return store.Record{}, t.s.fail(ctx, op, err)
 		}
+		if _, err := t.tx.ExecContext(ctx, `INSERT INTO kind_counts (kind, count) VALUES (?, 1)
+ON CONFLICT (kind) DO UPDATE SET count = kind_counts.count + 1`, string(rec.Kind)); err != nil {
+			return store.Record{}, t.s.fail(ctx, op, err)
+		}
 	}
 	if err := t.writeAttrs(ctx, rec.Kind, rec.ID, rec.Attrs, exists); err != nil {
 		return store.Record{}, t.s.fail(ctx, op, err)
@@ -296,6 +300,9 @@ func (t *tx) Delete(ctx context.Context, kind domain.Kind, id string, expect int
 		return t.s.fail(ctx, op, err)
 	}
 	if _, err := t.tx.ExecContext(ctx, `DELETE FROM resources WHERE kind = ? AND id = ?`, string(kind), id); err != nil {
+		return t.s.fail(ctx, op, err)
+	}
+	if _, err := t.tx.ExecContext(ctx, `UPDATE kind_counts SET count = count - 1 WHERE kind = ?`, string(kind)); err != nil {
 		return t.s.fail(ctx, op, err)
 	}
 	return nil

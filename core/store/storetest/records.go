@@ -34,6 +34,12 @@ func testPutGetRoundTrip(t *testing.T, s store.Store) {
 	assert.ElementsMatch(t, in.Attrs, got.Attrs)
 	assert.Equal(t, domain.KindIdentity, got.Kind)
 	assert.Equal(t, "u1", got.ID)
+
+	// A value given twice is one indexed value.
+	put(t, s, rec(domain.KindIdentity, "u2", "projects", "apollo", "projects", "apollo", "userName", "bob"), 0)
+	got, err = get(t, s, domain.KindIdentity, "u2")
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []domain.Attr{{Name: "projects", Value: "apollo"}, {Name: "userName", Value: "bob"}}, got.Attrs)
 }
 
 func testPutExpectedVersions(t *testing.T, s store.Store) {
@@ -150,7 +156,13 @@ func testKindsSeparate(t *testing.T, s store.Store) {
 	assert.Empty(t, p.Records, "a filter sees only its kind's attributes")
 	assert.Zero(t, p.Total)
 
+	assertTotal(t, s, domain.KindIdentity, 1)
+	assertTotal(t, s, domain.KindAsset, 1)
+	assertTotal(t, s, domain.KindKey, 0)
+
 	update(t, s, func(tx store.Tx) error { return tx.Delete(t.Context(), domain.KindAsset, "same", 1) })
+	assertTotal(t, s, domain.KindAsset, 0)
+	assertTotal(t, s, domain.KindIdentity, 1)
 	_, err = get(t, s, domain.KindIdentity, "same")
 	assert.NoError(t, err, "deleting one kind's record leaves the other kind's")
 }
@@ -179,8 +191,21 @@ func testDelete(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	assert.Empty(t, p.Records, "a deleted record's attributes go with it")
 
+	assertTotal(t, s, domain.KindIdentity, 0)
+
 	again := put(t, s, rec(domain.KindIdentity, "u1", "userName", "alice"), 0)
 	assert.Equal(t, int64(1), again.Version, "a re-created record starts again at version 1")
+	assertTotal(t, s, domain.KindIdentity, 1)
+}
+
+// assertTotal checks the count of an unfiltered listing, alone and with records.
+func assertTotal(t *testing.T, s store.Store, kind domain.Kind, want int) {
+	t.Helper()
+	for _, q := range []store.Query{{Limit: 0}, {Limit: -1}, {Filter: store.And{}, Limit: 0}} {
+		p, err := list(t, s, kind, q)
+		require.NoError(t, err)
+		assert.Equal(t, want, p.Total, "unfiltered Total of %s (%+v)", kind, q)
+	}
 }
 
 func testNotFound(t *testing.T, s store.Store) {
@@ -240,6 +265,7 @@ func testRollback(t *testing.T, s store.Store) {
 	p, err := list(t, s, domain.KindIdentity, store.Query{Filter: store.Eqf("userName", "changed"), Limit: -1})
 	require.NoError(t, err)
 	assert.Zero(t, p.Total, "a rolled back replace leaves the old attributes")
+	assertTotal(t, s, domain.KindIdentity, 1)
 
 	update(t, s, func(tx store.Tx) error {
 		n, err := tx.NextSequence(t.Context(), "ops")

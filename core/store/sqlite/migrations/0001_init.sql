@@ -33,6 +33,14 @@ CREATE TABLE attrs (
 CREATE INDEX attrs_by_folded ON attrs (kind, name, folded, id);
 CREATE INDEX attrs_by_value  ON attrs (kind, name, value, id);
 
+-- How many records each kind has, kept by Put and Delete, so that an unfiltered
+-- listing (an IGA paging through every user) counts its Total without walking
+-- the kind's index.
+CREATE TABLE kind_counts (
+    kind  TEXT    NOT NULL PRIMARY KEY,
+    count INTEGER NOT NULL
+);
+
 -- Named counters (NextSequence).
 CREATE TABLE sequences (
     name  TEXT    NOT NULL PRIMARY KEY,
