@@ -309,6 +309,7 @@ func Run(t *testing.T, h Harness) {
 		{"webhook", testWebhook},
 		{"error-kinds", testErrorKinds},
 		{"restart-mid-batch", testRestartMidBatch},
+		{"custody", testCustody},
 	})
 }
 

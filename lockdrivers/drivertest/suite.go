@@ -577,3 +577,65 @@ func testChangesFollow(e *env) {
 		}
 	}
 }
+
+func testCustody(e *env) {
+	fx := e.sim.Fixture
+	key := fx.KeyIDs[len(fx.KeyIDs)-1]
+	before := lastSeq(e)
+	want := driver.Person{ExternalID: "drivertest-E9001", Name: "Conformance Person", Email: "conformance@example.com"}
+	p, err := e.d.EnsurePerson(e.ctx, driver.EnsurePersonRequest{IdempotencyKey: "person-1", Person: want})
+	if driver.KindOf(err) == driver.KindNeedsAction {
+		e.t.Skipf("driver cannot create persons through the vendor API: %v", err)
+	}
+	require.NoError(e.t, err, "EnsurePerson")
+	assert.NotEmpty(e.t, p.ID, "EnsurePerson returns the vendor id")
+	assert.Equal(e.t, want.ExternalID, p.ExternalID, "the correlation key is written to the vendor")
+	again, err := e.d.EnsurePerson(e.ctx, driver.EnsurePersonRequest{IdempotencyKey: "person-2", Person: want})
+	require.NoError(e.t, err, "EnsurePerson again")
+	assert.Equal(e.t, p.ID, again.ID, "EnsurePerson finds the person it created")
+	assert.Empty(e.t, changedTwice(e, before), "person created twice")
+
+	steps := []struct {
+		name string
+		call func(idem string) (driver.Key, error)
+		// states are the acceptable custody states afterwards (a vendor
+		// without a "returned" state shows a returned key back in stock).
+		states []driver.KeyState
+	}{
+		{"assign", func(idem string) (driver.Key, error) {
+			return e.d.AssignKey(e.ctx, driver.AssignKeyRequest{IdempotencyKey: idem, KeyID: key, PersonID: p.ID})
+		}, []driver.KeyState{driver.KeyHandedOut}},
+		{"return", func(idem string) (driver.Key, error) {
+			return e.d.ReturnKey(e.ctx, driver.KeyRequest{IdempotencyKey: idem, KeyID: key})
+		}, []driver.KeyState{driver.KeyReturned, driver.KeyPlanning}},
+		{"lost", func(idem string) (driver.Key, error) {
+			return e.d.ReportKeyLost(e.ctx, driver.KeyRequest{IdempotencyKey: idem, KeyID: key})
+		}, []driver.KeyState{driver.KeyLost}},
+	}
+	for _, st := range steps {
+		e.t.Run(st.name, func(t *testing.T) {
+			e := e.with(t)
+			if st.name == "return" && !e.info.Capabilities.KeyReturn {
+				t.Skip("driver has no KeyReturn capability")
+			}
+			since := lastSeq(e)
+			k, err := st.call(st.name + "-1")
+			if driver.KindOf(err) == driver.KindNeedsAction {
+				t.Skipf("a person must act: %v", err)
+			}
+			require.NoError(t, err)
+			assert.NoError(t, k.Validate())
+			assert.Contains(t, st.states, k.State)
+			switch st.name {
+			case "assign":
+				assert.Equal(t, p.ID, k.HolderID)
+			case "return":
+				assert.Empty(t, k.HolderID, "a returned key has no holder")
+			}
+			_, err = st.call(st.name + "-1")
+			require.NoError(t, err, "repeated with the same idempotency key")
+			assert.Empty(t, changedTwice(e, since), "%s applied twice", st.name)
+			assert.Contains(t, st.states, keys(e)[key].State, "inventory after %s", st.name)
+		})
+	}
+}
