@@ -213,9 +213,8 @@ func keyState(st cwm.KeyState) driver.KeyState {
 		return driver.KeyLost
 	case st.OperationalStatus == cwm.StatusHandedOut:
 		return driver.KeyHandedOut
-	case st.LastRemoteUpdate == nil && st.PersonIdentity == "":
-		return driver.KeyPlanning
 	}
+	// In stock: CWM does not say whether it was ever handed out.
 	return driver.KeyReturned
 }
 

@@ -303,3 +303,83 @@ func TestScenarioLateAuditTrailsDeduplicated(t *testing.T) {
 		assert.Len(t, lockEvents(cs), 2)
 	})
 }
+
+func TestBadInputIsInvalid(t *testing.T) {
+	s := newScenario(t)
+	key := s.fx.ConnectKeys[0]
+	page := func(driver.Page[driver.Lock]) error { return nil }
+	cases := []struct {
+		name string
+		call func() error
+		msg  string
+	}{
+		{"list cursor not issued by the driver", func() error {
+			return s.d.ListLocks(s.ctx, driver.ListRequest{Cursor: "x"}, page)
+		}, "not a cursor this driver issued"},
+		{"change cursor not issued by the driver", func() error {
+			return s.d.Changes(s.ctx, driver.ChangesRequest{Cursor: "!!"}, func(driver.Change) error { return nil })
+		}, "not a cursor this driver issued"},
+		{"access object without a kind", func() error {
+			_, err := s.d.SetKeyAccess(s.ctx, driver.SetKeyAccessRequest{IdempotencyKey: "b1", KeyID: key,
+				Access: driver.KeyAccess{AccessObjectIDs: []string{s.fx.Groups[0]}}})
+			return err
+		}, "is not profile:<id>, group:<id> or cylinder:<id>"},
+		{"schedule interval ending before it starts", func() error {
+			_, err := s.d.SetKeyAccess(s.ctx, driver.SetKeyAccessRequest{IdempotencyKey: "b2", KeyID: key,
+				Access: driver.KeyAccess{Schedule: []driver.ScheduleInterval{{Day: time.Monday, Start: 10 * time.Hour, End: 9 * time.Hour}}}})
+			return err
+		}, "need 0 <= start < end <= 24h"},
+		{"schedule with seconds", func() error {
+			_, err := s.d.SetKeyAccess(s.ctx, driver.SetKeyAccessRequest{IdempotencyKey: "b3", KeyID: key,
+				Access: driver.KeyAccess{Schedule: []driver.ScheduleInterval{{Day: time.Monday, Start: time.Second, End: time.Hour}}}})
+			return err
+		}, "minute granularity"},
+		{"window ending before it starts", func() error {
+			_, err := s.d.SetKeyAccess(s.ctx, driver.SetKeyAccessRequest{IdempotencyKey: "b4", KeyID: key,
+				Access: driver.KeyAccess{Window: driver.Window{NotBefore: cliqtest.Start, NotAfter: cliqtest.Start.Add(-time.Hour)}}})
+			return err
+		}, "notAfter must be after notBefore"},
+		{"person without external id", func() error {
+			_, err := s.d.EnsurePerson(s.ctx, driver.EnsurePersonRequest{IdempotencyKey: "b5", Person: driver.Person{Name: "X"}})
+			return err
+		}, "person.externalId: required"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			require.Error(t, err)
+			assert.Equal(t, driver.KindInvalid, driver.KindOf(err), "%v", err)
+			assert.Contains(t, err.Error(), tc.msg)
+		})
+	}
+}
+
+func TestPersonsAndCustody(t *testing.T) {
+	s := newScenario(t)
+	p, err := s.d.EnsurePerson(s.ctx, driver.EnsurePersonRequest{IdempotencyKey: "p1",
+		Person: driver.Person{ExternalID: "E1", Name: "Someone Else"}})
+	require.NoError(t, err)
+	assert.Equal(t, s.fx.Persons[0], p.ID, "found by external reference, not created")
+	q, err := s.d.EnsurePerson(s.ctx, driver.EnsurePersonRequest{IdempotencyKey: "p2",
+		Person: driver.Person{ExternalID: "E99", Name: "Grace Brewster Hopper"}})
+	require.NoError(t, err)
+	assert.Equal(t, "Grace Brewster Hopper", q.Name)
+	again, err := s.d.EnsurePerson(s.ctx, driver.EnsurePersonRequest{IdempotencyKey: "p2",
+		Person: driver.Person{ExternalID: "E99", Name: "Grace Brewster Hopper"}})
+	require.NoError(t, err)
+	assert.Equal(t, q.ID, again.ID, "a retry finds the person it created")
+
+	key := s.fx.ConnectKeys[0]
+	k, err := s.d.AssignKey(s.ctx, driver.AssignKeyRequest{IdempotencyKey: "a1", KeyID: key, PersonID: q.ID})
+	require.NoError(t, err, "reassigning hands the key in first")
+	assert.Equal(t, q.ID, k.HolderID)
+	k, err = s.d.ReturnKey(s.ctx, driver.KeyRequest{IdempotencyKey: "r1", KeyID: key})
+	require.NoError(t, err)
+	assert.Equal(t, driver.KeyReturned, k.State)
+	assert.Empty(t, k.HolderID)
+	k, err = s.d.ReportKeyLost(s.ctx, driver.KeyRequest{IdempotencyKey: "l1", KeyID: key})
+	require.NoError(t, err)
+	assert.Equal(t, driver.KeyLost, k.State)
+	_, err = s.d.AssignKey(s.ctx, driver.AssignKeyRequest{IdempotencyKey: "a2", KeyID: key, PersonID: q.ID})
+	assert.Equal(t, driver.KindConflict, driver.KindOf(err), "a lost key cannot be handed out: %v", err)
+}

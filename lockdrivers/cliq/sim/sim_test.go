@@ -26,6 +26,7 @@ type env struct {
 	srv *sim.Server
 	c   *cwm.Client
 	m   cwm.Management
+	raw *http.Client // speaks TLS with a valid client certificate, no SOAP
 }
 
 func newEnv(t *testing.T) *env {
@@ -40,7 +41,11 @@ func newEnv(t *testing.T) *env {
 	c, err := cwm.New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
-	return &env{sim: s, srv: srv, c: c, m: c.Management()}
+	cert, err := cwm.LoadCertificate(cfg.PKCS12, cfg.Passphrase, time.Now())
+	require.NoError(t, err)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.CA().Pool(), Certificates: []tls.Certificate{cert}}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &env{sim: s, srv: srv, c: c, m: c.Management(), raw: &http.Client{Transport: tr}}
 }
 
 func TestTLSClientCertificateRequired(t *testing.T) {
@@ -124,12 +129,7 @@ func readFixtureFile(name string) (string, error) {
 // status and body.
 func rawPost(t *testing.T, e *env, path, body string) (int, string) {
 	t.Helper()
-	cfg, err := e.sim.ClientConfig(e.srv)
-	require.NoError(t, err)
-	cert, err := cwm.LoadCertificate(cfg.PKCS12, cfg.Passphrase, time.Now())
-	require.NoError(t, err)
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
-		RootCAs: e.sim.CA().Pool(), Certificates: []tls.Certificate{cert}}}}
+	hc := e.raw
 	req, err := http.NewRequest(http.MethodPost, e.srv.URL+path, strings.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "text/xml;charset=UTF-8")
