@@ -20,6 +20,7 @@ import (
 //	lockGroup: 6f1c…                         # locking system id or name; default: the first
 //	defaultZone: 0b7e…                       # zone for new persons and keys' main zone; default: the zone of type 4
 //	readConcurrency: 8                       # parallel reads during inventory sync (1-32)
+//	requestAttempts: 4                       # tries per call on 5xx, timeouts and dropped connections (1-10)
 //
 // Secrets (driver.Config.Secrets): "password" (required), "gatewayKey" (the
 // API gateway's x-api-key, optional), "webhookSignKey" (the SignKey of the
@@ -31,6 +32,7 @@ type Settings struct {
 	LockGroup       string `json:"lockGroup,omitempty"`
 	DefaultZone     string `json:"defaultZone,omitempty"`
 	ReadConcurrency int    `json:"readConcurrency,omitempty"`
+	RequestAttempts int    `json:"requestAttempts,omitempty"`
 }
 
 // The secret names.
@@ -53,7 +55,8 @@ const configSchema = `{
     "userName": {"type": "string", "minLength": 1, "description": "iLOQ user with Public API rights"},
     "lockGroup": {"type": "string", "description": "locking system id or name; default: the first one the user sees"},
     "defaultZone": {"type": "string", "description": "zone id for new persons and keys' main zone; default: the zone of type 4"},
-    "readConcurrency": {"type": "integer", "minimum": 1, "maximum": 32, "default": 8, "description": "parallel reads during inventory sync"}
+    "readConcurrency": {"type": "integer", "minimum": 1, "maximum": 32, "default": 8, "description": "parallel reads during inventory sync"},
+    "requestAttempts": {"type": "integer", "minimum": 1, "maximum": 10, "default": 4, "description": "tries per vendor call on 5xx answers, timeouts and dropped connections (backoff from 200 ms, doubling)"}
   }
 }`
 
@@ -96,6 +99,12 @@ func parseSettings(cfg driver.Config) (Settings, error) {
 	}
 	if s.ReadConcurrency < 1 || s.ReadConcurrency > 32 {
 		add("readConcurrency", "must be between 1 and 32, got %d", s.ReadConcurrency)
+	}
+	if s.RequestAttempts == 0 {
+		s.RequestAttempts = 4
+	}
+	if s.RequestAttempts < 1 || s.RequestAttempts > 10 {
+		add("requestAttempts", "must be between 1 and 10, got %d", s.RequestAttempts)
 	}
 	if cfg.Secrets[SecretPassword] == "" {
 		add("secrets."+SecretPassword, "required")

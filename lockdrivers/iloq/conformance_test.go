@@ -44,11 +44,17 @@ func TestConformance(t *testing.T) {
 	drivertest.Run(t, iloqtest.Harness(drivertest.Reexec()))
 }
 
+// TestConformanceHard runs the harder guarantees in-process; with
+// KEYWARD_ILOQ_FULL=1 also with the driver as a subprocess (slow under -race).
 func TestConformanceHard(t *testing.T) {
 	if testing.Short() {
 		t.Skip("hard guarantees skipped in -short mode")
 	}
-	drivertest.RunHard(t, iloqtest.Harness(drivertest.Reexec()))
+	var sub drivertest.Launcher
+	if os.Getenv("KEYWARD_ILOQ_FULL") != "" {
+		sub = drivertest.Reexec()
+	}
+	drivertest.RunHard(t, iloqtest.Harness(sub))
 }
 
 // TestConformanceSimProcess runs the suite against the simulator running as
@@ -74,7 +80,14 @@ func TestConformanceSimProcess(t *testing.T) {
 	drivertest.Run(t, h)
 }
 
-func startSimProcess(t *testing.T, seed sim.Seed) string {
+func startSimProcess(t testing.TB, seed sim.Seed) string {
+	url, _ := startSimProcessPID(t, seed)
+	return url
+}
+
+// startSimProcessPID starts the simulator process and returns its URL and
+// process id.
+func startSimProcessPID(t testing.TB, seed sim.Seed) (string, int) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "seed.json")
 	raw, err := json.Marshal(seed)
@@ -103,9 +116,9 @@ func startSimProcess(t *testing.T, seed sim.Seed) string {
 	}()
 	select {
 	case a := <-addr:
-		return "http://" + a
-	case <-time.After(10 * time.Second):
+		return "http://" + a, cmd.Process.Pid
+	case <-time.After(60 * time.Second):
 		t.Fatal("the simulator process did not start")
-		return ""
+		return "", 0
 	}
 }

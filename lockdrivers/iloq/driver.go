@@ -82,7 +82,7 @@ func (d *Driver) Configure(ctx context.Context, cfg driver.Config) error {
 	}
 	c := NewClient(ClientConfig{ManagerURL: s.ManagerURL, CustomerCode: s.CustomerCode,
 		UserName: s.UserName, Password: cfg.Secrets[SecretPassword], LockGroupID: s.LockGroup,
-		GatewayKey: cfg.Secrets[SecretGatewayKey], Logger: d.log.Named("client")})
+		GatewayKey: cfg.Secrets[SecretGatewayKey], Attempts: s.RequestAttempts, Logger: d.log.Named("client")})
 	d.mu.Lock()
 	old := d.c
 	d.settings, d.secrets, d.lockSys, d.c = s, cfg.Secrets, cfg.LockSystem, c

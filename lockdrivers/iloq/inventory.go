@@ -214,18 +214,25 @@ func (d *Driver) keyDetail(ctx context.Context, c *Client, k iloqapi.Key, blocke
 	if err != nil {
 		return driver.Key{}, err
 	}
-	ga, err := c.KeyAccesses(ctx, id, iloqapi.ModeProgrammed)
-	if err != nil {
-		return driver.Key{}, err
-	}
-	gtl, err := c.KeyTimeLimits(ctx, id, iloqapi.ModeProgrammed)
-	if err != nil {
-		return driver.Key{}, err
-	}
 	out := driver.Key{ID: strings.ToLower(id), Label: keyLabel(k), Type: keyType(k.KeyTypeMask),
 		State: keyState(k, blocked[strings.ToLower(id)]), HolderID: strings.ToLower(k.PersonID),
 		Planned: fromVendor(pa, ptl.KeyTimeLimitSlots, loc)}
-	if k.IsProgrammed {
+	switch {
+	case k.IsProgrammed && k.ProgrammingState == iloqapi.ProgProgrammed:
+		// Assumption A3: ProgrammingState 3 means the plan is what the key
+		// carries, so the last programmed view (mode=2) equals mode=1 and is
+		// not read again: half the calls of an inventory sync.
+		prog := out.Planned
+		out.Programmed = &prog
+	case k.IsProgrammed:
+		ga, err := c.KeyAccesses(ctx, id, iloqapi.ModeProgrammed)
+		if err != nil {
+			return driver.Key{}, err
+		}
+		gtl, err := c.KeyTimeLimits(ctx, id, iloqapi.ModeProgrammed)
+		if err != nil {
+			return driver.Key{}, err
+		}
 		prog := fromVendor(ga, gtl.KeyTimeLimitSlots, loc)
 		out.Programmed = &prog
 	}

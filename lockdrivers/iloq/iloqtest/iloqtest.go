@@ -83,7 +83,8 @@ func Start(t testing.TB, opts sim.Options, seed sim.Seed) Sim {
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	code, user, pw := s.Credentials()
-	settings, err := json.Marshal(iloq.Settings{ManagerURL: srv.URL, CustomerCode: code, UserName: user})
+	settings, err := json.Marshal(iloq.Settings{ManagerURL: srv.URL, CustomerCode: code, UserName: user,
+		RequestAttempts: 2})
 	require.NoError(t, err)
 	return Sim{Server: s, URL: srv.URL, Config: driver.Config{LockSystem: "iloq-test", Settings: settings,
 		Secrets: map[string]string{iloq.SecretPassword: pw, iloq.SecretWebhookSignKey: sim.DefaultWebhookSignKey}}}

@@ -289,7 +289,10 @@ func (s *Server) order(k *key) {
 }
 
 // program writes the waiting packet onto the key.
-func (s *Server) program(k *key) {
+func (s *Server) program(k *key) { s.programLogged(k, true) }
+
+// programLogged is program; seeding passes logged=false (no device log).
+func (s *Server) programLogged(k *key, logged bool) {
 	if k.packet != nil {
 		k.programmed = k.packet.clone()
 		k.packet = nil
@@ -302,8 +305,10 @@ func (s *Server) program(k *key) {
 		}
 		// Assumption A9: an acknowledged key programming arrives as a device
 		// log of type 32768 (key programming task) without a lock.
-		now := s.now()
-		s.addLog(nil, k, now, now, iloqapi.LogKeyProgramming, 0, "")
+		if logged {
+			now := s.now()
+			s.addLog(nil, k, now, now, iloqapi.LogKeyProgramming, 0, "")
+		}
 	}
 	k.lastSync = s.now()
 	if k.blVersion < s.st.blOrdered {

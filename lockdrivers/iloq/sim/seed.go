@@ -317,8 +317,10 @@ func (s *Server) seedKey(i int, k SeedKey, persons map[string]string) error {
 		kk.State = iloqapi.KeyStateHandedOut
 	}
 	if k.Programmed {
-		s.order(kk)
-		s.program(kk)
+		pkt := kk.planned.clone()
+		kk.packet, kk.everOrdered = &pkt, true
+		s.st.everOrder++
+		s.programLogged(kk, false)
 	}
 	return nil
 }
