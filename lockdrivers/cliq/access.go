@@ -36,7 +36,7 @@ func (d *Driver) keyNow(ctx context.Context, op string, m cwm.Management, keyID 
 	if err != nil {
 		return driver.Key{}, mapErr(op, err)
 	}
-	jobs, err := m.GetProgrammingJobs(ctx, keyID)
+	jobs, err := m.GetProgrammingJobs(ctx, cwm.JobQuery{KeyIdentity: keyID})
 	if err != nil {
 		return driver.Key{}, mapErr(op, err)
 	}
@@ -205,7 +205,7 @@ func (d *Driver) SetKeyAccess(ctx context.Context, req driver.SetKeyAccessReques
 	if err != nil {
 		return driver.Delivery{}, mapErr(op, err)
 	}
-	jobs, err := m.GetProgrammingJobs(ctx, req.KeyID)
+	jobs, err := m.GetProgrammingJobs(ctx, cwm.JobQuery{KeyIdentity: req.KeyID})
 	if err != nil {
 		return driver.Delivery{}, mapErr(op, err)
 	}
@@ -257,7 +257,7 @@ func (d *Driver) Plan(ctx context.Context, req driver.SetKeyAccessRequest) (driv
 	if err != nil {
 		return driver.Plan{}, err
 	}
-	jobs, err := m.GetProgrammingJobs(ctx, req.KeyID)
+	jobs, err := m.GetProgrammingJobs(ctx, cwm.JobQuery{KeyIdentity: req.KeyID})
 	if err != nil {
 		return driver.Plan{}, mapErr(op, err)
 	}
@@ -384,7 +384,7 @@ func (d *Driver) block(ctx context.Context, op string, req driver.BlockKeyReques
 	if err != nil {
 		return driver.BlockResult{}, mapErr(op, err)
 	}
-	jobs, err := m.GetProgrammingJobs(ctx, req.KeyID)
+	jobs, err := m.GetProgrammingJobs(ctx, cwm.JobQuery{KeyIdentity: req.KeyID})
 	if err != nil {
 		return driver.BlockResult{}, mapErr(op, err)
 	}

@@ -221,11 +221,16 @@ type fact struct {
 	change driver.Change
 }
 
-// facts hands out delivery and block transitions.
+// facts hands out delivery and block transitions. It reads only what moved
+// since the facts position: keys updated at a programming device since then,
+// programming jobs pending or executed since then, and the state of the keys
+// those jobs belong to.
 func (s *stream) facts(ctx context.Context) error {
+	since := time.UnixMilli(s.cur.FactAt).UTC()
 	var keys []cwm.KeyState
 	for off := 0; ; {
-		page, err := s.m.GetKeys(ctx, cwm.Pagination{FirstResult: off, MaxResults: cwm.MaxAuditPage})
+		page, err := s.m.GetKeys(ctx, cwm.KeyQuery{UpdatedSince: since,
+			Pagination: cwm.Pagination{FirstResult: off, MaxResults: cwm.MaxAuditPage}})
 		if err != nil {
 			return err
 		}
@@ -235,7 +240,7 @@ func (s *stream) facts(ctx context.Context) error {
 		}
 		off += len(page)
 	}
-	jobs, err := s.m.GetProgrammingJobs(ctx, "")
+	jobs, err := s.m.GetProgrammingJobs(ctx, cwm.JobQuery{Since: since})
 	if err != nil {
 		return err
 	}
@@ -246,6 +251,19 @@ func (s *stream) facts(ctx context.Context) error {
 	state := map[string]cwm.KeyState{}
 	for _, k := range keys {
 		state[k.Identity] = k
+	}
+	for _, j := range jobs {
+		if _, ok := state[j.KeyIdentity]; ok || j.State != cwm.JobDone {
+			continue
+		}
+		st, err := s.m.GetKeyState(ctx, j.KeyIdentity)
+		if cwm.KindOf(err) == cwm.KindNotFound {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		state[j.KeyIdentity] = st
 	}
 	var fs []fact
 	for _, k := range keys {

@@ -95,7 +95,7 @@ func (d *Driver) ListKeys(ctx context.Context, req driver.ListRequest, yield fun
 	if err != nil {
 		return err
 	}
-	jobs, err := m.GetProgrammingJobs(ctx, "")
+	jobs, err := m.GetProgrammingJobs(ctx, cwm.JobQuery{PendingOnly: true})
 	if err != nil {
 		return mapErr(op, err)
 	}
@@ -106,7 +106,9 @@ func (d *Driver) ListKeys(ctx context.Context, req driver.ListRequest, yield fun
 		}
 	}
 	now := time.Now().UTC()
-	return pageCWM(ctx, op, req, m.GetKeys, func(st cwm.KeyState) (driver.Key, bool) {
+	return pageCWM(ctx, op, req, func(ctx context.Context, p cwm.Pagination) ([]cwm.KeyState, error) {
+		return m.GetKeys(ctx, cwm.KeyQuery{Pagination: p})
+	}, func(st cwm.KeyState) (driver.Key, bool) {
 		return toKey(st, byKey[st.Identity], now), !st.Deleted
 	}, yield)
 }

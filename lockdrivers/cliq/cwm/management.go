@@ -3,6 +3,7 @@ package cwm
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Management is the part of CWM a driver needs beyond the public query API:
@@ -53,17 +54,19 @@ type Management interface {
 	UnblacklistKey(ctx context.Context, keyIdentity string, cylinderIdentities []string) ([]ProgrammingJob, error)
 	// GetKeyState returns everything CWM knows about one key.
 	GetKeyState(ctx context.Context, keyIdentity string) (KeyState, error)
-	// GetKeys returns one page of keys (all types, with holders).
-	GetKeys(ctx context.Context, p Pagination) ([]KeyState, error)
+	// GetKeys returns one page of keys (all types, with holders); with
+	// UpdatedSince only keys updated at a programming device since then.
+	GetKeys(ctx context.Context, q KeyQuery) ([]KeyState, error)
 	// GetCylinders returns one page of cylinders.
 	GetCylinders(ctx context.Context, p Pagination) ([]Cylinder, error)
 	// GetCylinderGroups returns all cylinder groups.
 	GetCylinderGroups(ctx context.Context) ([]CylinderGroup, error)
 	// GetAccessProfiles returns all access profiles.
 	GetAccessProfiles(ctx context.Context) ([]AccessProfile, error)
-	// GetProgrammingJobs returns the programming jobs for a key (all keys
-	// when empty), pending and done.
-	GetProgrammingJobs(ctx context.Context, keyIdentity string) ([]ProgrammingJob, error)
+	// GetProgrammingJobs returns programming jobs: of one key or all, all
+	// pending ones and, unless PendingOnly, the others created or executed
+	// since Since (all of them when Since is zero).
+	GetProgrammingJobs(ctx context.Context, q JobQuery) ([]ProgrammingJob, error)
 }
 
 // Assumed operation names of the management service.
@@ -133,6 +136,19 @@ type KeyAccess struct {
 	AccessProfiles []string `xml:"accessProfileIdentity"`
 	Cylinders      []string `xml:"cylinderIdentity"`
 	CylinderGroups []string `xml:"cylinderGroupIdentity"`
+}
+
+// KeyQuery selects keys for GetKeys.
+type KeyQuery struct {
+	Pagination   Pagination
+	UpdatedSince time.Time
+}
+
+// JobQuery selects programming jobs for GetProgrammingJobs.
+type JobQuery struct {
+	KeyIdentity string
+	Since       time.Time
+	PendingOnly bool
 }
 
 // AccessUpdate is what CWM did with a SetKeyAccess. ASSUMED shape.
@@ -274,8 +290,14 @@ type (
 	PageRequest struct {
 		Pagination Pagination `xml:"pagination"`
 	}
+	KeysRequest struct {
+		Pagination   Pagination `xml:"pagination"`
+		UpdatedSince *DateTime  `xml:"updatedSince,omitempty"`
+	}
 	JobsRequest struct {
-		KeyIdentity string `xml:"keyIdentity,omitempty"`
+		KeyIdentity string    `xml:"keyIdentity,omitempty"`
+		Since       *DateTime `xml:"since,omitempty"`
+		PendingOnly bool      `xml:"pendingOnly,omitempty"`
 	}
 )
 
@@ -439,9 +461,9 @@ func (m AssumedManagement) GetKeyState(ctx context.Context, keyID string) (KeySt
 }
 
 // GetKeys implements Management.
-func (m AssumedManagement) GetKeys(ctx context.Context, p Pagination) ([]KeyState, error) {
+func (m AssumedManagement) GetKeys(ctx context.Context, q KeyQuery) ([]KeyState, error) {
 	var r KeysResponse
-	err := m.call(ctx, OpGetKeys, PageRequest{Pagination: p}, &r)
+	err := m.call(ctx, OpGetKeys, KeysRequest{Pagination: q.Pagination, UpdatedSince: NewDateTime(q.UpdatedSince)}, &r)
 	return r.Keys, err
 }
 
@@ -467,8 +489,9 @@ func (m AssumedManagement) GetAccessProfiles(ctx context.Context) ([]AccessProfi
 }
 
 // GetProgrammingJobs implements Management.
-func (m AssumedManagement) GetProgrammingJobs(ctx context.Context, keyID string) ([]ProgrammingJob, error) {
+func (m AssumedManagement) GetProgrammingJobs(ctx context.Context, q JobQuery) ([]ProgrammingJob, error) {
 	var r JobsResponse
-	err := m.call(ctx, OpGetProgrammingJobs, JobsRequest{KeyIdentity: keyID}, &r)
+	err := m.call(ctx, OpGetProgrammingJobs, JobsRequest{KeyIdentity: q.KeyIdentity, Since: NewDateTime(q.Since),
+		PendingOnly: q.PendingOnly}, &r)
 	return r.Jobs, err
 }

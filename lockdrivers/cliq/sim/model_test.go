@@ -119,7 +119,7 @@ func TestNormalKeyChangesByCylinderProgrammingJobs(t *testing.T) {
 		upd, err := e.m.SetKeyAccess(ctx, k, cwm.KeyAccess{Cylinders: []string{c2}})
 		require.NoError(t, err)
 		assert.Empty(t, upd.Jobs, "c3's ADD job is cancelled, nothing else changes")
-		jobs, err := e.m.GetProgrammingJobs(ctx, k)
+		jobs, err := e.m.GetProgrammingJobs(ctx, cwm.JobQuery{KeyIdentity: k})
 		require.NoError(t, err)
 		states := map[string]int{}
 		for _, j := range jobs {
@@ -303,4 +303,53 @@ func TestClockNeverMovesBack(t *testing.T) {
 	now, err := e.sim.Now(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, start.Add(time.Hour), now)
+}
+
+func TestIncrementalReads(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.sim.AddCylinder(sim.CylinderSeed{Name: "c"})
+	k1 := e.sim.AddKey(sim.KeySeed{Type: cwm.KeyTypeDynamic})
+	k2 := e.sim.AddKey(sim.KeySeed{Type: cwm.KeyTypeNormal})
+	_, err := e.m.SetKeyAccess(ctx, k2, cwm.KeyAccess{Cylinders: []string{c}})
+	require.NoError(t, err)
+	require.NoError(t, e.sim.Advance(ctx, time.Hour))
+	mark := start.Add(time.Hour)
+	require.NoError(t, e.sim.DeliverKey(ctx, k1, simctl.ViaProgrammingDevice))
+	_, err = e.m.BlacklistKey(ctx, k1, []string{c})
+	require.NoError(t, err)
+
+	keys, err := e.m.GetKeys(ctx, cwm.KeyQuery{UpdatedSince: mark})
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	assert.Equal(t, k1, keys[0].Identity)
+	all, err := e.m.GetKeys(ctx, cwm.KeyQuery{})
+	require.NoError(t, err)
+	assert.Len(t, all, 2)
+
+	cases := []struct {
+		name string
+		q    cwm.JobQuery
+		want int
+	}{
+		{"all", cwm.JobQuery{}, 2},
+		{"pending only", cwm.JobQuery{PendingOnly: true}, 2},
+		{"since the mark: pending ones still come", cwm.JobQuery{Since: mark}, 2},
+		{"one key", cwm.JobQuery{KeyIdentity: k2}, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			jobs, err := e.m.GetProgrammingJobs(ctx, tc.q)
+			require.NoError(t, err)
+			assert.Len(t, jobs, tc.want)
+		})
+	}
+	require.NoError(t, e.sim.VisitLock(ctx, c))
+	require.NoError(t, e.sim.Advance(ctx, time.Hour))
+	jobs, err := e.m.GetProgrammingJobs(ctx, cwm.JobQuery{Since: start.Add(2 * time.Hour)})
+	require.NoError(t, err)
+	assert.Empty(t, jobs, "executed before, nothing pending")
+	jobs, err = e.m.GetProgrammingJobs(ctx, cwm.JobQuery{Since: mark})
+	require.NoError(t, err)
+	assert.Len(t, jobs, 2, "executed since the mark")
 }

@@ -567,8 +567,17 @@ func pageBounds(p cwm.Pagination, n, maxPage int) (int, int, *opError) {
 	return start, min(start+max, n), nil
 }
 
-func (s *Sim) getKeys(req cwm.PageRequest) (result, *opError) {
-	start, end, e := pageBounds(req.Pagination, len(s.keyIDs), s.maxPage)
+func (s *Sim) getKeys(req cwm.KeysRequest) (result, *opError) {
+	ids := s.keyIDs
+	if req.UpdatedSince != nil {
+		ids = nil
+		for _, id := range s.keyIDs {
+			if k := s.keys[id]; !k.lastRemote.IsZero() && !k.lastRemote.Before(req.UpdatedSince.Time) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	start, end, e := pageBounds(req.Pagination, len(ids), s.maxPage)
 	if e != nil {
 		return result{}, e
 	}
@@ -581,7 +590,7 @@ func (s *Sim) getKeys(req cwm.PageRequest) (result, *opError) {
 			blacklisted[k] = append(blacklisted[k], cid)
 		}
 	}
-	for _, id := range s.keyIDs[start:end] {
+	for _, id := range ids[start:end] {
 		k := s.keys[id]
 		r.Keys = append(r.Keys, cwm.KeyState{
 			BlacklistedIn: blacklisted[id],
@@ -635,8 +644,21 @@ func (s *Sim) getAccessProfiles() result {
 
 func (s *Sim) getProgrammingJobs(req cwm.JobsRequest) result {
 	r := cwm.JobsResponse{}
+	recent := func(j *job) bool {
+		if req.PendingOnly {
+			return false
+		}
+		if req.Since == nil {
+			return true
+		}
+		return !j.Created.Before(req.Since.Time) || (j.Executed != nil && !j.Executed.Before(req.Since.Time))
+	}
 	for _, id := range s.jobIDs {
-		if j := s.jobs[id]; req.KeyIdentity == "" || j.KeyIdentity == req.KeyIdentity {
+		j := s.jobs[id]
+		if req.KeyIdentity != "" && j.KeyIdentity != req.KeyIdentity {
+			continue
+		}
+		if j.State == cwm.JobPending || recent(j) {
 			r.Jobs = append(r.Jobs, j.ProgrammingJob)
 		}
 	}

@@ -76,11 +76,11 @@ var ops = map[string]opDef{
 	cwm.OpBlacklistKey:       m([]string{"keyIdentity", "cylinderIdentity"}, typed((*Sim).blacklistKey)),
 	cwm.OpUnblacklistKey:     m([]string{"keyIdentity", "cylinderIdentity"}, typed((*Sim).unblacklistKey)),
 	cwm.OpGetKeyState:        m([]string{"keyIdentity"}, typed((*Sim).getKeyState)),
-	cwm.OpGetKeys:            m([]string{"pagination"}, typed((*Sim).getKeys)),
+	cwm.OpGetKeys:            m([]string{"pagination", "updatedSince"}, typed((*Sim).getKeys)),
 	cwm.OpGetCylinders:       m([]string{"pagination"}, typed((*Sim).getCylinders)),
 	cwm.OpGetCylinderGroups:  m(nil, plain((*Sim).getCylinderGroups)),
 	cwm.OpGetAccessProfiles:  m(nil, plain((*Sim).getAccessProfiles)),
-	cwm.OpGetProgrammingJobs: m([]string{"keyIdentity"}, typed(func(s *Sim, r cwm.JobsRequest) (result, *opError) {
+	cwm.OpGetProgrammingJobs: m([]string{"keyIdentity", "since", "pendingOnly"}, typed(func(s *Sim, r cwm.JobsRequest) (result, *opError) {
 		return s.getProgrammingJobs(r), nil
 	})),
 }
