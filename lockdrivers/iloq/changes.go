@@ -213,6 +213,9 @@ func ignoreGone(err error) error {
 
 // blockChanges: a lock programmed by a programming key learnt the ordered
 // blocklist, so every key listed before the visit is blocked there.
+// TODO: locks also learn the blocklist from keys carrying it (phones,
+// fobs); the API shows no trace of that, so such locks stay "pending" in
+// keyward until a programming key visits them.
 func (r *changeReader) blockChanges(ctx context.Context, row iloqapi.LockLogData, lock string) ([]driver.Change, error) {
 	if !r.blRead {
 		bl, err := r.c.Blocklist(ctx)
@@ -255,6 +258,10 @@ func (d *Driver) HandleWebhook(ctx context.Context, req driver.Webhook) ([]drive
 	if err := json.Unmarshal(req.Body, &body); err != nil || len(body.Data) == 0 {
 		return nil, driver.Errorf(driver.KindInvalid, op, "webhook body is not an iLOQ payload")
 	}
+	// TODO: CreationTimeUtc is not checked against a replay window; a
+	// captured, correctly signed webhook can be replayed to keyward.
+	// TODO: a webhook device log has no DeviceLog_ID, so the same event read
+	// later from the lock logs has another change id; the host sees it twice.
 	sum := sha256.Sum256(body.Data)
 	id := "webhook:" + hex.EncodeToString(sum[:12])
 	event := header(req.Header, iloqapi.HeaderEventName)

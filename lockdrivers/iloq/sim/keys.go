@@ -215,6 +215,7 @@ func (s *Server) canOrderCode(k *key) int {
 		return iloqapi.CanOrderNoEmail
 	case iloqapi.IsExternalTag(k.KeyTypeMask) && k.TagKey == "":
 		return iloqapi.CanOrderExternalWithoutTag
+	// Assumption A13: every 5 Series key (tags included) needs a main zone.
 	case k.KeyTypeMask&iloqapi.Key5Series != 0 && k.mainZone == "":
 		return iloqapi.CanOrderMainZoneRequired
 	case slotsUsed(k.planned.Slots) > s.slotCapacity(k):
@@ -341,8 +342,9 @@ func (s *Server) canReturnKey(c *call) (any, *apiError) {
 	return s.canReturnCode(k), nil
 }
 
-// returnKey orders a return task: the key's rights are emptied. A tag is
-// emptied on the server at once; a phone key when the phone next syncs.
+// returnKey orders a return task: the key's rights are emptied. Assumption
+// A12: a tag is emptied on the server at once; a phone key when the phone
+// next syncs; then the key is in state 4 (returned).
 func (s *Server) returnKey(c *call) (any, *apiError) {
 	k, err := s.key(c.id("id"))
 	if err != nil {

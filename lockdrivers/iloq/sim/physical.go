@@ -127,7 +127,8 @@ func (s *Server) UseKeyAt(keyID, lockID string, at time.Time) (Use, error) {
 	if at.IsZero() {
 		at = now
 	}
-	// Blocklist versions spread both ways on contact.
+	// Assumption A11: blocklist versions spread both ways on every contact
+	// between a key and a lock.
 	l.blVersion = max(l.blVersion, k.blVersion)
 	k.blVersion = max(k.blVersion, l.blVersion)
 	reason := s.refusal(k, l, at)
@@ -152,7 +153,10 @@ func (s *Server) UseKeyAt(keyID, lockID string, at time.Time) (Use, error) {
 }
 
 // refusal says why lock l refuses key k at time at ("" = opens), from what
-// the key really carries (its last programmed state).
+// the key really carries (its last programmed state). Assumption A16:
+// Key.ExpireDate is descriptive; the end date that locks enforce is slot 1.
+// Assumption A17: the offline expiration counts from the key's last contact
+// with the server (phone sync, hot spot).
 func (s *Server) refusal(k *key, l *lock, at time.Time) string {
 	if !k.IsProgrammed {
 		return "key has never been programmed"
@@ -241,6 +245,9 @@ func (s *Server) addLog(l *lock, k *key, going, arrival time.Time, mask, code in
 	s.emit(iloqapi.EventDeviceLogArrived, data)
 	return row.DeviceLogID
 }
+
+// TODO: the KeyScheduler (automatic end-date renewal) is stored but not run
+// when time passes; a key relying on it expires in the simulator.
 
 // Advance moves the simulated clock forward and delivers webhooks that have
 // become due (retries).

@@ -63,7 +63,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, g gate, right 
 	}
 	s.mu.Lock()
 	out, aerr := s.runLocked(r, g, right, fn)
-	// The Date header carries the vendor server's (simulated) clock.
+	// Assumption A10: the Date header carries the vendor server's clock
+	// (here the simulated one); the driver dates effective-by from it.
 	w.Header().Set("Date", s.now().Format(http.TimeFormat))
 	s.mu.Unlock()
 	s.kickWebhooks()
@@ -175,6 +176,9 @@ func (s *Server) routes() {
 	s.handle("DELETE /api/v2/Keys/{id}/TimeLimitTitles/{tlt}", L, editAccess, s.deleteKeyTimeLimit)
 
 	// Access rights, locks, structure, time profiles.
+	// TODO: lock-side programming (PUT Locks/{id}/SecurityAccesses,
+	// Locks/{id}/Order), calendars, network modules and key tags are not
+	// simulated; those routes answer 404.
 	s.handle("GET /api/v2/SecurityAccesses", L, 0, s.listAccesses)
 	s.handle("POST /api/v2/SecurityAccesses", L, admin, s.insertAccess)
 	s.handle("PUT /api/v2/SecurityAccesses", L, admin, s.updateAccess)

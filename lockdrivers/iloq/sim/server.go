@@ -251,7 +251,7 @@ func (s *Server) addFault(f fault) {
 }
 
 // Crash makes the server drop every API connection until Restart, as a
-// vendor outage looks to a client. Sessions are lost.
+// vendor outage looks to a client. Assumption A15: sessions do not survive.
 func (s *Server) Crash(context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -228,7 +228,8 @@ func (s *Server) emitKeyEvent(event string, k *key) {
 		State: k.State, TagKey: k.TagKey, TagKeySource: k.TagKeySource, VersionCode: k.VersionCode})
 }
 
-// kickWebhooks starts delivery of every payload that is due.
+// kickWebhooks starts delivery of every payload that is due. Assumption
+// A14: a retry resends the first attempt's body (and its CreationTimeUtc).
 func (s *Server) kickWebhooks() {
 	s.mu.Lock()
 	now := s.now()
