@@ -120,6 +120,8 @@ func (s *Sim) UseKey(_ context.Context, keyID, lockID string) (simctl.UseResult,
 		kr.ImportDate = &cwm.DateTime{Time: s.now}
 		s.audit = append(s.audit, kr)
 	} else {
+		// TODO: a real key's audit memory is bounded (size not public);
+		// here it keeps every event until the key's next update.
 		k.memory = append(k.memory, kr)
 	}
 	cr := row

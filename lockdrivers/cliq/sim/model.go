@@ -236,6 +236,8 @@ var weekdays = map[string]time.Weekday{
 
 // inSchedule reports whether now (in the simulator's UTC lock-system time)
 // falls in one of the weekly intervals; no intervals means any time.
+// TODO: CLIQ keys apply schedules in the lock system's local time; the
+// simulator has no time zone setting, so schedules are evaluated in UTC.
 func inSchedule(s cwm.Schedule, now time.Time) bool {
 	if len(s.Intervals) == 0 {
 		return true
