@@ -24,9 +24,13 @@ type slapd struct {
 }
 
 type slapdOptions struct {
-	memberOf bool   // load the memberof overlay (benchmarks)
-	cpu      string // taskset CPU list for the server, "" for none
+	memberOf    bool   // load the memberof overlay (benchmarks)
+	cpu         string // taskset CPU list for the server, "" for none
+	extraSchema string // a schema file to include
+	ldif        string // entries to load with slapadd before starting
 }
+
+func startSlapdWithData(t testing.TB, opt slapdOptions) *slapd { return startSlapd(t, opt) }
 
 func startSlapd(t testing.TB, opt slapdOptions) *slapd {
 	bin := needTool(t, "slapd")
@@ -36,6 +40,9 @@ func startSlapd(t testing.TB, opt slapdOptions) *slapd {
 	s := &slapd{rootDN: "cn=admin," + testBase, rootPW: "admin-secret"}
 	var conf strings.Builder
 	fmt.Fprintf(&conf, "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\ninclude /etc/ldap/schema/inetorgperson.schema\n")
+	if opt.extraSchema != "" {
+		fmt.Fprintf(&conf, "include %s\n", opt.extraSchema)
+	}
 	fmt.Fprintf(&conf, "pidfile %s/slapd.pid\nmodulepath /usr/lib/ldap\nmoduleload back_mdb\n", dir)
 	if opt.memberOf {
 		conf.WriteString("moduleload memberof\n")
@@ -49,6 +56,10 @@ func startSlapd(t testing.TB, opt slapdOptions) *slapd {
 	confFile := filepath.Join(dir, "slapd.conf")
 	require.NoError(t, os.WriteFile(confFile, []byte(conf.String()), 0o600))
 
+	if opt.ldif != "" {
+		out, err := exec.Command(bin, "-T", "add", "-q", "-f", confFile, "-l", opt.ldif).CombinedOutput()
+		require.NoError(t, err, "slapadd: %s", out)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
