@@ -36,8 +36,8 @@ func TestHostKilledDriverDies(t *testing.T) {
 	cmd.Env = append(os.Environ(), roleEnv+"="+roleHost,
 		"KEYWARD_HOST_TEST_BIN="+padlockBin, "KEYWARD_HOST_TEST_SUM="+padlockSum, "KEYWARD_HOST_TEST_URL="+srv.URL,
 		"KEYWARD_HOST_TEST_TOKEN="+simToken, "KEYWARD_HOST_TEST_DB="+filepath.Join(t.TempDir(), "keyward.db"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())

@@ -371,7 +371,7 @@ func (s *system) driverConfig() (driver.Config, error) {
 
 // watchExit closes inst.exited once the process is gone.
 func watchExit(inst *instance) {
-	t := time.NewTicker(50 * time.Millisecond)
+	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for range t.C {
 		if inst.pc.Exited() {
@@ -406,8 +406,8 @@ func (s *system) call(ctx context.Context, name string, write bool, fn func(ctx 
 	if err != nil {
 		outcome = driver.KindOf(err).String()
 		switch {
-		case inst.pc.Exited():
-			s.requestRestart(inst, name+" failed: the driver process is gone", false)
+		case s.crashed(inst, err):
+			s.detach(inst, name+" failed: the driver process is gone")
 			outcome = "crashed"
 		case timedOut(cctx) && ctx.Err() == nil:
 			outcome = "timeout"
@@ -417,6 +417,32 @@ func (s *system) call(ctx context.Context, name string, write bool, fn func(ctx 
 	}
 	s.h.metrics.calls.WithLabelValues(s.id, name, outcome).Observe(time.Since(began).Seconds())
 	return err
+}
+
+// crashed tells whether a failed call failed because the driver process
+// died. The process's exit is noticed a moment after the connection breaks,
+// so a transient failure waits briefly for it.
+func (s *system) crashed(inst *instance, err error) bool {
+	if driver.KindOf(err) != driver.KindTransient {
+		return false
+	}
+	t := time.NewTimer(150 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-inst.exited:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// detach takes a dead instance out of service at once, so that no further
+// call is sent to it while the supervisor starts a new one.
+func (s *system) detach(inst *instance, why string) {
+	if s.current() == inst {
+		s.setState(StateBackoff, why, nil)
+	}
+	s.requestRestart(inst, why, false)
 }
 
 // timedOut tells whether ctx's deadline has passed. gRPC may report a
