@@ -217,6 +217,9 @@ func (d *Driver) keyDetail(ctx context.Context, c *Client, k iloqapi.Key, blocke
 	out := driver.Key{ID: strings.ToLower(id), Label: keyLabel(k), Type: keyType(k.KeyTypeMask),
 		State: keyState(k, blocked[strings.ToLower(id)]), HolderID: strings.ToLower(k.PersonID),
 		Planned: fromVendor(pa, ptl.KeyTimeLimitSlots, loc)}
+	if out.State == driver.KeyReturned {
+		out.HolderID = "" // the vendor keeps the last holder on a returned key
+	}
 	switch {
 	case k.IsProgrammed && k.ProgrammingState == iloqapi.ProgProgrammed:
 		// Assumption A3: ProgrammingState 3 means the plan is what the key

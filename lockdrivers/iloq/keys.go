@@ -89,8 +89,10 @@ func (d *Driver) AssignKey(ctx context.Context, req driver.AssignKeyRequest) (dr
 	if err != nil {
 		return driver.Key{}, err
 	}
-	if !sameID(k.PersonID, p.PersonID) || k.State != iloqapi.KeyStateHandedOut {
+	found := strings.Contains(k.InfoText, lostMarker) // a lost key handed out again was found
+	if !sameID(k.PersonID, p.PersonID) || k.State != iloqapi.KeyStateHandedOut || found {
 		k.PersonID, k.State = p.PersonID, iloqapi.KeyStateHandedOut
+		k.InfoText = strings.TrimSpace(strings.ReplaceAll(k.InfoText, lostMarker, ""))
 		if err := c.UpdateKey(ctx, k); err != nil {
 			return driver.Key{}, err
 		}
@@ -134,23 +136,38 @@ func (d *Driver) ReturnKey(ctx context.Context, req driver.KeyRequest) (driver.K
 				return driver.Key{}, err
 			}
 			return driver.Key{ID: strings.ToLower(k.FNKeyID), Label: keyLabel(k), Type: keyType(k.KeyTypeMask),
-				State: driver.KeyReturned}, nil
+				State: driver.KeyReturned, Planned: driver.KeyAccess{AccessObjectIDs: []string{}}}, nil
 		}
 	}
 	return driver.Key{}, &driver.Error{Kind: driver.KindNeedsAction, Op: op,
 		Err: fmt.Errorf("key %s cannot be returned through the API (CanReturn %d)", k.FNKeyID, code), NeedsAction: canReturnAction(code)}
 }
 
-// ReportKeyLost blocklists the key (the escalation iLOQ offers for a key
-// that will never be reprogrammed).
+// ReportKeyLost marks the key lost (a marker in its InfoText, as iLOQ has
+// no such state) and blocklists it when it carries access rights (the
+// escalation iLOQ offers for a key that will never be reprogrammed). A key
+// without rights opens nothing and is only marked.
 func (d *Driver) ReportKeyLost(ctx context.Context, req driver.KeyRequest) (driver.Key, error) {
 	const op = "iloq: report key lost"
-	if _, err := d.BlockKey(ctx, driver.BlockKeyRequest{IdempotencyKey: req.IdempotencyKey, KeyID: req.KeyID,
-		Reason: "lost"}); err != nil {
-		return driver.Key{}, err
+	if req.IdempotencyKey == "" || req.KeyID == "" {
+		return driver.Key{}, driver.Invalid(op, driver.Problem{Field: "idempotency_key, key_id", Message: "required"})
 	}
 	c, err := d.client(op)
 	if err != nil {
+		return driver.Key{}, err
+	}
+	k, err := c.GetKey(ctx, req.KeyID)
+	if err != nil {
+		return driver.Key{}, err
+	}
+	if !strings.Contains(k.InfoText, lostMarker) {
+		k.InfoText = strings.TrimSpace(k.InfoText + " " + lostMarker)
+		if err := c.UpdateKey(ctx, k); err != nil {
+			return driver.Key{}, err
+		}
+	}
+	if _, err := d.BlockKey(ctx, driver.BlockKeyRequest{IdempotencyKey: req.IdempotencyKey, KeyID: req.KeyID,
+		Reason: "lost"}); err != nil && driver.KindOf(err) != driver.KindNeedsAction {
 		return driver.Key{}, err
 	}
 	return d.keyOut(ctx, c, req.KeyID)

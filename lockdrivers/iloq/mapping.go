@@ -29,9 +29,16 @@ func keyType(mask int) driver.KeyType {
 	return driver.KeyFob
 }
 
+// lostMarker in a key's InfoText records that keyward reported the key lost:
+// iLOQ has no "lost" state, only the blocklist, which also serves keys
+// blocked for other reasons.
+const lostMarker = "[keyward:lost]"
+
 // keyState maps iLOQ's key state (and the blocklist) to custody.
 func keyState(k iloqapi.Key, blocked bool) driver.KeyState {
 	switch {
+	case strings.Contains(k.InfoText, lostMarker):
+		return driver.KeyLost
 	case blocked:
 		return driver.KeyBlocked
 	case k.State == iloqapi.KeyStateReturned || k.State == iloqapi.KeyStateDeleted:

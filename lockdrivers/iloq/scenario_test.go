@@ -208,7 +208,7 @@ func TestScenarioLostKey(t *testing.T) {
 
 	k, err := s.d.ReportKeyLost(s.ctx, driver.KeyRequest{IdempotencyKey: "lost-1", KeyID: lost})
 	require.NoError(t, err)
-	assert.Equal(t, driver.KeyBlocked, k.State)
+	assert.Equal(t, driver.KeyLost, k.State, "lost, and blocklisted underneath")
 	t.Run("the blocklist is ordered once", func(t *testing.T) {
 		reqs, err := s.sim.Requests(s.ctx, 0)
 		require.NoError(t, err)
