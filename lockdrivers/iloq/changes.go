@@ -59,7 +59,7 @@ func parseCursor(s string) (cursor, error) {
 
 // maxChanges is the most changes one call hands out when the host sets no
 // limit.
-const maxChanges = 5000
+const maxChanges = 10000
 
 // Changes hands out the changes after req.Cursor until caught up.
 func (d *Driver) Changes(ctx context.Context, req driver.ChangesRequest, yield func(driver.Change) error) error {
