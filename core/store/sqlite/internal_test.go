@@ -181,3 +181,22 @@ func TestFindAuditUsesIndexes(t *testing.T) {
 		})
 	}
 }
+
+func TestParseTime(t *testing.T) {
+	for _, in := range []time.Time{
+		time.Date(2026, 12, 3, 16, 58, 1, 123456789, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2024, 2, 29, 0, 0, 0, 1, time.FixedZone("X", 7200)),
+	} {
+		got, err := parseTime(domain.FormatTime(in))
+		require.NoError(t, err)
+		assert.True(t, in.Equal(got), "%v", in)
+		assert.Equal(t, time.UTC, got.Location())
+	}
+	for _, bad := range []string{"", "2026-12-03", "2026-13-03T00:00:00.000000000Z", "2026-04-31T00:00:00.000000000Z",
+		"2026-12-03T24:00:00.000000000Z", "2026-12-03T00:00:00.00000000xZ", "2026-12-03 00:00:00.000000000Z"} {
+		_, err := parseTime(bad)
+		assert.Error(t, err, "%q", bad)
+	}
+}

@@ -41,7 +41,32 @@ func fold(s string) string { return strings.ToLower(s) }
 
 func formatTime(t time.Time) string { return domain.FormatTime(t) }
 
+// parseTime reads a time in domain.TimeLayout. Scanning the audit log parses a
+// million of them, so the fixed layout is read by position; anything unexpected
+// goes to time.Parse for its error.
 func parseTime(s string) (time.Time, error) {
+	if len(s) == len(domain.TimeLayout) && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' &&
+		s[16] == ':' && s[19] == '.' && s[29] == 'Z' {
+		num := func(from, to int) int {
+			n := 0
+			for i := from; i < to; i++ {
+				c := s[i]
+				if c < '0' || c > '9' {
+					return -1
+				}
+				n = n*10 + int(c-'0')
+			}
+			return n
+		}
+		y, mo, d, h, mi, sec, ns := num(0, 4), num(5, 7), num(8, 10), num(11, 13), num(14, 16), num(17, 19), num(20, 29)
+		if y >= 0 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h >= 0 && h < 24 && mi >= 0 && mi < 60 &&
+			sec >= 0 && sec < 60 && ns >= 0 {
+			t := time.Date(y, time.Month(mo), d, h, mi, sec, ns, time.UTC)
+			if t.Day() == d { // not 31 April
+				return t, nil
+			}
+		}
+	}
 	t, err := time.Parse(domain.TimeLayout, s)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("sqlite store: stored time %q is not in the store's layout: %w", s, err)
@@ -376,8 +401,9 @@ func (t *tx) ScanAudit(ctx context.Context, from int64, fn func(store.AuditRow) 
 	if err := t.check("scan audit", false); err != nil {
 		return err
 	}
+	buf := make([]store.AuditRow, 0, scanChunk)
 	for {
-		rows, err := t.queryAudit(ctx, `SELECT `+auditColumns+` FROM audit WHERE seq >= ? ORDER BY seq LIMIT ?`, from, scanChunk)
+		rows, err := t.readAudit(ctx, buf[:0], `SELECT `+auditColumns+` FROM audit WHERE seq >= ? ORDER BY seq LIMIT ?`, from, scanChunk)
 		if err != nil {
 			return err
 		}
@@ -439,19 +465,25 @@ func auditQuery(f store.AuditFilter) (string, []any) {
 }
 
 func (t *tx) queryAudit(ctx context.Context, q string, args ...any) ([]store.AuditRow, error) {
+	return t.readAudit(ctx, nil, q, args...)
+}
+
+// readAudit appends the rows q returns to out.
+func (t *tx) readAudit(ctx context.Context, out []store.AuditRow, q string, args ...any) ([]store.AuditRow, error) {
 	rows, err := t.tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, t.s.fail(ctx, "read audit", err)
 	}
 	defer rows.Close()
-	var out []store.AuditRow
+	// RawBytes spare database/sql's own copy of each value; body is copied once.
+	var at, body sql.RawBytes
 	for rows.Next() {
 		var r store.AuditRow
-		var at string
-		if err := rows.Scan(&r.Seq, &at, &r.IdentityID, &r.EntitlementID, &r.KeyID, &r.Body, &r.PrevHash, &r.Hash); err != nil {
+		if err := rows.Scan(&r.Seq, &at, &r.IdentityID, &r.EntitlementID, &r.KeyID, &body, &r.PrevHash, &r.Hash); err != nil {
 			return nil, t.s.fail(ctx, "read audit", err)
 		}
-		if r.At, err = parseTime(at); err != nil {
+		r.Body = append([]byte{}, body...)
+		if r.At, err = parseTime(string(at)); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
