@@ -55,12 +55,14 @@ type Tx interface {
 	// must equal the stored version (else domain.ErrConflict). The store sets
 	// Version (old+1, or 1), Created (kept on replace) and Modified (now) and
 	// returns the stored record. A non-zero expect for a missing record is a
-	// domain.ErrNotFound error. Modified always moves forward on replace.
+	// domain.ErrNotFound error. Modified always moves forward on replace. An
+	// attribute may not be unnamed nor named id, created or modified (ErrInvalid).
 	Put(ctx context.Context, rec Record, expect int64) (Record, error)
 	// Delete removes a record under the same expect rule.
 	Delete(ctx context.Context, kind domain.Kind, id string, expect int64) error
-	// List returns one page of the records of a kind matching q, in id order, with
-	// the exact count of all matches.
+	// List returns one page of the records of a kind matching q, in id order
+	// (bytewise), with the exact count of all matches. An invalid filter or a
+	// negative offset is a domain.ErrInvalid error.
 	List(ctx context.Context, kind domain.Kind, q Query) (Page, error)
 	// NextSequence returns the next value (from 1) of a named counter.
 	NextSequence(ctx context.Context, name string) (int64, error)
@@ -70,7 +72,8 @@ type Tx interface {
 	// LastAudit returns the last audit row, ok=false when the log is empty.
 	LastAudit(ctx context.Context) (row AuditRow, ok bool, err error)
 	// ScanAudit calls fn for each audit row with seq >= from, in storage order
-	// (by seq), stopping at the first error.
+	// (by seq), stopping at the first error, which it returns. fn may use the
+	// transaction.
 	ScanAudit(ctx context.Context, from int64, fn func(AuditRow) error) error
 	// FindAudit returns the audit rows whose indexed fields match, in seq order.
 	FindAudit(ctx context.Context, f AuditFilter) ([]AuditRow, error)
