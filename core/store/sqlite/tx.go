@@ -18,10 +18,13 @@ type tx struct {
 	tx    *sql.Tx
 	write bool
 	ended bool
-	// lastSeq is the audit log's last seq once this transaction has appended to
-	// it (lastSeqKnown); the one writer makes it safe to remember.
+	// lastSeq is the audit log's last seq once this transaction has read it
+	// (lastSeqKnown), and lastRow the last row once it appended one (lastRowKnown):
+	// the one writer makes them safe to remember.
 	lastSeq      int64
 	lastSeqKnown bool
+	lastRow      store.AuditRow
+	lastRowKnown bool
 }
 
 // check refuses calls after the transaction ended and writes in a View.
@@ -377,6 +380,9 @@ func (t *tx) AppendAudit(ctx context.Context, ev store.AuditRow) error {
 		return t.s.fail(ctx, fmt.Sprintf("append audit seq %d", ev.Seq), err)
 	}
 	t.lastSeq = ev.Seq
+	ev.Body = append([]byte{}, body...)
+	ev.At = ev.At.UTC()
+	t.lastRow, t.lastRowKnown = ev, true
 	return nil
 }
 
@@ -384,6 +390,11 @@ func (t *tx) AppendAudit(ctx context.Context, ev store.AuditRow) error {
 func (t *tx) LastAudit(ctx context.Context) (store.AuditRow, bool, error) {
 	if err := t.check("last audit", false); err != nil {
 		return store.AuditRow{}, false, err
+	}
+	if t.lastRowKnown {
+		row := t.lastRow
+		row.Body = append([]byte{}, row.Body...)
+		return row, true, nil
 	}
 	rows, err := t.queryAudit(ctx, `SELECT `+auditColumns+` FROM audit ORDER BY seq DESC LIMIT 1`)
 	if err != nil || len(rows) == 0 {

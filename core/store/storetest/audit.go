@@ -81,6 +81,27 @@ func testAuditAppendAndLast(t *testing.T, s store.Store) {
 		assertRow(t, rows[2], last)
 		return nil
 	})
+	// Inside one Update, each append is at once the last row.
+	update(t, s, func(tx store.Tx) error {
+		for seq := int64(4); seq <= 6; seq++ {
+			row := auditRow(seq, at.Add(time.Duration(seq)*time.Second), "i2", "e2", "k2")
+			require.NoError(t, tx.AppendAudit(t.Context(), row))
+			row.Body[0] = 'X' // the store keeps its own copy
+			last, ok, err := tx.LastAudit(t.Context())
+			require.NoError(t, err)
+			require.True(t, ok)
+			want := auditRow(seq, row.At, "i2", "e2", "k2")
+			assertRow(t, want, last)
+		}
+		return nil
+	})
+	view(t, s, func(tx store.Tx) error {
+		last, ok, err := tx.LastAudit(t.Context())
+		require.NoError(t, err)
+		require.True(t, ok)
+		assertRow(t, auditRow(6, at.Add(6*time.Second), "i2", "e2", "k2"), last)
+		return nil
+	})
 }
 
 func testAuditSeqMustFollow(t *testing.T, s store.Store) {
