@@ -11,7 +11,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	drivertest.Main(m, driver.ServeConfig{Name: "cliq", New: cliq.New})
+	cliqtest.Main(m, driver.ServeConfig{Name: "cliq", New: cliq.New})
 }
 
 func TestConformance(t *testing.T) {
@@ -27,5 +27,16 @@ func TestConformanceHard(t *testing.T) {
 		NewDriver:  cliq.New,
 		StartSim:   cliqtest.StartSim(sim.ProfileCLIQ),
 		Subprocess: drivertest.Reexec(),
+	})
+}
+
+// TestConformanceSimProcess runs the suite against the simulator running as
+// a separate process, seeded from a seed file and driven over its simctl
+// admin endpoint (the driver in process; the other tests cover the driver
+// as a subprocess).
+func TestConformanceSimProcess(t *testing.T) {
+	drivertest.Run(t, drivertest.Harness{
+		NewDriver: cliq.New,
+		StartSim:  cliqtest.StartSimProcess(sim.ProfileCLIQ),
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/keyward/keyward/lockdrivers/cliq"
@@ -67,39 +68,65 @@ type Fixture struct {
 	Profile     string   // p1 {c6, g3}
 }
 
-// SeedFixture seeds the conformance fixture: 6 cylinders, 3 cylinder groups
-// and 1 access profile (4 access objects), 4 persons (and a deleted one), 5
-// keys (and a deleted one).
-func SeedFixture(s *sim.Sim) Fixture {
+// NewFixture builds the conformance fixture with fresh identities: 6
+// cylinders, 3 cylinder groups and 1 access profile (4 access objects), 4
+// persons (and a deleted one), 5 keys (and a deleted one). Seed returns it as
+// a simulator seed.
+func NewFixture() Fixture {
 	var f Fixture
-	for i := 0; i < 4; i++ {
-		f.Persons = append(f.Persons, s.AddPerson(sim.PersonSeed{FirstName: "Person", Surname: string(rune('A' + i)),
-			ExternalReference: "E" + string(rune('1'+i))}))
+	id := func() string { return uuid.NewString() }
+	for range 4 {
+		f.Persons = append(f.Persons, id())
 	}
-	s.AddPerson(sim.PersonSeed{FirstName: "Former", Surname: "Employee", Deleted: true})
-	for i := 0; i < 6; i++ {
-		f.Cylinders = append(f.Cylinders, s.AddCylinder(sim.CylinderSeed{Name: "Door " + string(rune('1'+i))}))
+	for range 6 {
+		f.Cylinders = append(f.Cylinders, id())
 	}
-	c := f.Cylinders
-	f.Groups = []string{
-		s.AddGroup(sim.GroupSeed{Name: "North", Cylinders: []string{c[0], c[1]}}),
-		s.AddGroup(sim.GroupSeed{Name: "South", Cylinders: []string{c[2], c[3]}}),
-		s.AddGroup(sim.GroupSeed{Name: "Vault", Cylinders: []string{c[4]}}),
-	}
-	f.Profile = s.AddProfile(sim.ProfileSeed{Name: "Control room", Cylinders: []string{c[5]}, Groups: []string{f.Groups[2]}})
-	for i := 0; i < 3; i++ {
-		f.ConnectKeys = append(f.ConnectKeys, s.AddKey(sim.KeySeed{Type: cwm.KeyTypeConnect, Holder: f.Persons[i],
-			RevalidationDays: 7}))
-	}
-	f.NormalKey = s.AddKey(sim.KeySeed{Type: cwm.KeyTypeNormal, Holder: f.Persons[3], Groups: []string{f.Groups[0]}})
-	f.StockKey = s.AddKey(sim.KeySeed{Type: cwm.KeyTypeDynamic})
-	s.AddKey(sim.KeySeed{Deleted: true})
+	f.Groups = []string{id(), id(), id()}
+	f.Profile = id()
+	f.ConnectKeys = []string{id(), id(), id()}
+	f.NormalKey, f.StockKey = id(), id()
 	f.Fixture = drivertest.Fixture{
 		Locks: 6, Keys: 5, Persons: 4, AccessObjects: 4,
 		KeyIDs:          f.ConnectKeys,
 		AccessObjectIDs: []string{"group:" + f.Groups[0], "group:" + f.Groups[1], "profile:" + f.Profile},
 		Via:             simctl.ViaAuto,
 	}
+	return f
+}
+
+// Seed returns the fixture as a simulator seed.
+func (f Fixture) Seed() sim.Seed {
+	var s sim.Seed
+	for i, p := range f.Persons {
+		s.Persons = append(s.Persons, sim.PersonSeed{Identity: p, FirstName: "Person", Surname: string(rune('A' + i)),
+			ExternalReference: "E" + string(rune('1'+i))})
+	}
+	s.Persons = append(s.Persons, sim.PersonSeed{FirstName: "Former", Surname: "Employee", Deleted: true})
+	for i, c := range f.Cylinders {
+		s.Cylinders = append(s.Cylinders, sim.CylinderSeed{Identity: c, Name: "Door " + string(rune('1'+i))})
+	}
+	c := f.Cylinders
+	s.Groups = []sim.GroupSeed{
+		{Identity: f.Groups[0], Name: "North", Cylinders: []string{c[0], c[1]}},
+		{Identity: f.Groups[1], Name: "South", Cylinders: []string{c[2], c[3]}},
+		{Identity: f.Groups[2], Name: "Vault", Cylinders: []string{c[4]}},
+	}
+	s.Profiles = []sim.ProfileSeed{{Identity: f.Profile, Name: "Control room", Cylinders: []string{c[5]},
+		Groups: []string{f.Groups[2]}}}
+	for i, k := range f.ConnectKeys {
+		s.Keys = append(s.Keys, sim.KeySeed{Identity: k, Type: cwm.KeyTypeConnect, Holder: f.Persons[i], RevalidationDays: 7})
+	}
+	s.Keys = append(s.Keys,
+		sim.KeySeed{Identity: f.NormalKey, Type: cwm.KeyTypeNormal, Holder: f.Persons[3], Groups: []string{f.Groups[0]}},
+		sim.KeySeed{Identity: f.StockKey, Type: cwm.KeyTypeDynamic},
+		sim.KeySeed{Deleted: true})
+	return s
+}
+
+// SeedFixture seeds a new conformance fixture into s and returns it.
+func SeedFixture(s *sim.Sim) Fixture {
+	f := NewFixture()
+	s.Apply(f.Seed())
 	return f
 }
 
