@@ -111,7 +111,7 @@ var entitlements = []string{"north", "south", "depot"}
 // world is a keyward core on a real SQLite store with Padlock Cloud
 // simulators and a driver host.
 type world struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	st    store.Store
 	eng   *engine.Engine
@@ -141,7 +141,7 @@ func (s *syncBuffer) String() string {
 
 // newWorld builds the core and identities holding the simulator's four
 // credentials (by employee number E1001..E1004).
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
@@ -289,7 +289,7 @@ func (w *world) credential(lockSystem, id string) sim.Credential {
 
 // dbDir is a folder for a test's SQLite file: on tmpfs where there is one, so
 // that the tests measure keyward rather than the disk's flushes.
-func dbDir(t *testing.T) string {
+func dbDir(t testing.TB) string {
 	t.Helper()
 	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
 		if dir, err := os.MkdirTemp("/dev/shm", "keyward-host-test-"); err == nil {

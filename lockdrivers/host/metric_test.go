@@ -8,18 +8,18 @@ import (
 
 // metric returns the value of a gauge or counter (or a histogram's count)
 // with the given label pairs.
-func metric(t *testing.T, w *world, name string, labels ...string) float64 {
+func metric(t testing.TB, w *world, name string, labels ...string) float64 {
 	t.Helper()
 	return metricOf(t, w, false, name, labels...)
 }
 
 // metricSum returns a histogram's sum.
-func metricSum(t *testing.T, w *world, name string, labels ...string) float64 {
+func metricSum(t testing.TB, w *world, name string, labels ...string) float64 {
 	t.Helper()
 	return metricOf(t, w, true, name, labels...)
 }
 
-func metricOf(t *testing.T, w *world, sum bool, name string, labels ...string) float64 {
+func metricOf(t testing.TB, w *world, sum bool, name string, labels ...string) float64 {
 	fams, err := w.reg.Gather()
 	require.NoError(t, err)
 	for _, f := range fams {

@@ -35,6 +35,9 @@ const (
 	roleDriverHang = "driver-hang"
 	// roleHost runs a whole driver host and prints its driver's pid.
 	roleHost = "host"
+	// roleDriverEcho answers SetKeyAccess at once without the vendor and
+	// streams synthetic lock events: for benchmarks of the host itself.
+	roleDriverEcho = "driver-echo"
 )
 
 // badEnv says which answers roleDriverBad spoils.
@@ -60,6 +63,8 @@ func playRole(role string) int {
 		}})
 	case roleDriverHang:
 		driver.Serve(driver.ServeConfig{Name: "hang", New: func(log hclog.Logger) driver.Driver { return hangDriver{padlock.New(log)} }})
+	case roleDriverEcho:
+		driver.Serve(driver.ServeConfig{Name: "echo", Level: hclog.Warn, New: func(log hclog.Logger) driver.Driver { return echoDriver{padlock.New(log)} }})
 	case roleHost:
 		return runHost()
 	default:
@@ -156,9 +161,36 @@ func runHost() int {
 	return 0
 }
 
-func listen(t *testing.T) net.Listener {
+func listen(t testing.TB) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	return ln
+}
+
+// echoDriver answers writes without the vendor and streams lock events
+// "ev-<n>" for n after the cursor, forever.
+type echoDriver struct{ driver.Driver }
+
+func (echoDriver) SetKeyAccess(_ context.Context, req driver.SetKeyAccessRequest) (driver.Delivery, error) {
+	return driver.Delivery{State: driver.DeliveryApplied, ChangeID: req.IdempotencyKey}, nil
+}
+
+func (echoDriver) Changes(_ context.Context, req driver.ChangesRequest, yield func(driver.Change) error) error {
+	var n int
+	if req.Cursor != "" {
+		if _, err := fmt.Sscanf(req.Cursor, "%d", &n); err != nil {
+			return driver.Invalid("echo: changes", driver.Problem{Field: "cursor", Message: err.Error()})
+		}
+	}
+	at := time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)
+	for i := 1; i <= req.Limit; i++ {
+		n++
+		c := driver.Change{ID: fmt.Sprintf("ev-%d", n), Cursor: fmt.Sprint(n), Kind: driver.ChangeLockEvent, At: at.Add(time.Duration(n) * time.Second),
+			LockEvent: &driver.LockEvent{LockID: "pl-1", KeyID: "cr-2", Opened: true}}
+		if err := yield(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
