@@ -38,6 +38,10 @@ func (t *tx) List(ctx context.Context, kind domain.Kind, q store.Query) (store.P
 	if q.Limit == 0 || q.Offset >= page.Total {
 		return page, nil
 	}
+	// TODO: paging uses OFFSET, which walks past every skipped record: a page deep
+	// into a large listing (offset 90,000 of 100,000 identities) costs tens of
+	// milliseconds instead of one. Keyset paging (after this id) would not, but the
+	// query model pages by offset as SCIM does.
 	limit := q.Limit
 	if limit < 0 {
 		limit = -1 // SQLite: no limit
