@@ -64,14 +64,22 @@ func (d *Driver) Changes(ctx context.Context, req driver.ChangesRequest, yield f
 	if err != nil {
 		return err
 	}
-	s := &stream{d: d, cfg: cfg, c: c, m: m, cur: cur, limit: req.Limit, yield: yield,
+	var yieldErr error
+	s := &stream{d: d, cfg: cfg, c: c, m: m, cur: cur, limit: req.Limit,
+		yield: func(ch driver.Change) error {
+			yieldErr = yield(ch)
+			return yieldErr
+		},
 		seen: map[string]bool{}, prior: map[string]bool{}}
 	s.priorFrom = time.UnixMilli(cur.AuditAt).UTC()
 	done, err := s.audit(ctx)
-	if err != nil || done {
-		return mapErr(op, err)
+	if err == nil && !done {
+		err = s.facts(ctx)
 	}
-	return mapErr(op, s.facts(ctx))
+	if err != nil && err == yieldErr {
+		return err // the caller's own error comes back unchanged
+	}
+	return mapErr(op, err)
 }
 
 type stream struct {

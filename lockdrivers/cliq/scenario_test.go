@@ -3,6 +3,7 @@ package cliq_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"testing"
 	"time"
 
@@ -382,4 +383,12 @@ func TestPersonsAndCustody(t *testing.T) {
 	assert.Equal(t, driver.KeyLost, k.State)
 	_, err = s.d.AssignKey(s.ctx, driver.AssignKeyRequest{IdempotencyKey: "a2", KeyID: key, PersonID: q.ID})
 	assert.Equal(t, driver.KindConflict, driver.KindOf(err), "a lost key cannot be handed out: %v", err)
+}
+
+func TestChangesReturnsTheCallersError(t *testing.T) {
+	s := newScenario(t)
+	s.opens(s.fx.ConnectKeys[0], s.fx.Cylinders[0]) // a CLIQ Connect key reports at once
+	stop := errors.New("stop")
+	err := s.d.Changes(s.ctx, driver.ChangesRequest{}, func(driver.Change) error { return stop })
+	assert.Same(t, stop, err)
 }
