@@ -261,7 +261,13 @@ func (d *Driver) order(ctx context.Context, c *Client, k iloqapi.Key, ps int) (d
 		return driver.Delivery{State: driver.DeliveryNeedsAction, NeedsAction: canOrderAction(code)}, nil
 	}
 	if err := c.Order(ctx, k.FNKeyID); err != nil {
-		return driver.Delivery{}, err
+		// A retried Order whose first attempt took effect is refused
+		// (CanOrder 4); the key's state tells.
+		nk, rerr := c.GetKey(ctx, k.FNKeyID)
+		if rerr != nil || nk.ProgrammingState == iloqapi.ProgPlanning {
+			return driver.Delivery{}, err
+		}
+		return d.progress(nk, nk.ProgrammingState), nil
 	}
 	if iloqapi.IsExternalTag(k.KeyTypeMask) {
 		// Tags are programmed on the server at once; read the outcome.

@@ -223,7 +223,9 @@ func (d *Driver) block(ctx context.Context, req driver.BlockKeyRequest, on bool)
 	switch code {
 	case iloqapi.BlocklistOrderOK:
 		if err := c.OrderBlocklist(ctx); err != nil {
-			return driver.BlockResult{}, err
+			if again, rerr := c.CanOrderBlocklist(ctx); rerr != nil || again != iloqapi.BlocklistOrderNothing {
+				return driver.BlockResult{}, err
+			}
 		}
 		if bl, err = c.Blocklist(ctx); err != nil {
 			return driver.BlockResult{}, err
@@ -268,7 +270,14 @@ func (d *Driver) changeBlocklist(ctx context.Context, c *Client, op, id string, 
 				NeedsAction: &driver.NeedsAction{ReasonCode: "iloq.CanAddKey.false", Action: driver.ActionUseVendorTool,
 					Reason: "iLOQ cannot blocklist this key through the API; handle it in iLOQ Manager"}}
 		}
-		return c.BlocklistKey(ctx, id)
+		if err := c.BlocklistKey(ctx, id); err != nil {
+			// A retried AddKey whose first attempt took effect is refused.
+			if bl, rerr := c.Blocklist(ctx); rerr == nil && blockedSet(bl)[strings.ToLower(id)] {
+				return nil
+			}
+			return err
+		}
+		return nil
 	}
 	ok, err := c.CanUnblocklistKey(ctx, id)
 	if err != nil {
@@ -277,7 +286,13 @@ func (d *Driver) changeBlocklist(ctx context.Context, c *Client, op, id string, 
 	if !ok {
 		return driver.Errorf(driver.KindConflict, op, "iLOQ cannot remove key %s from the blocklist", id)
 	}
-	return c.UnblocklistKey(ctx, id)
+	if err := c.UnblocklistKey(ctx, id); err != nil {
+		if bl, rerr := c.Blocklist(ctx); rerr == nil && !blockedSet(bl)[strings.ToLower(id)] {
+			return nil
+		}
+		return err
+	}
+	return nil
 }
 
 // locksOpenedBy lists the locks accepting any of the access rights.

@@ -454,3 +454,55 @@ func TestChangesPagesPastTheLogCap(t *testing.T) {
 	}))
 	assert.Len(t, limited, 7)
 }
+
+// TestScenarioLostAnswers: a change takes effect at the vendor but its
+// answer is lost; the client retries and the driver still reports the truth
+// without applying anything twice.
+func TestScenarioLostAnswers(t *testing.T) {
+	cases := []struct {
+		name, prefix, op string
+		run              func(s *scenario) error
+	}{
+		{"order", "/api/v2/keys/" + iloqtest.Phone1 + "/order", "POST /api/v2/Keys/{id}/Order", func(s *scenario) error {
+			del, err := s.d.SetKeyAccess(s.ctx, driver.SetKeyAccessRequest{IdempotencyKey: "x", KeyID: iloqtest.Phone1,
+				Access: access(iloqtest.AccessA)})
+			if err == nil {
+				assert.Equal(s.t, driver.DeliveryQueued, del.State)
+			}
+			return err
+		}},
+		{"full replace", "PUT /api/v2/keys/" + iloqtest.Phone1 + "/securityaccesses", "PUT /api/v2/Keys/{id}/SecurityAccesses",
+			func(s *scenario) error {
+				_, err := s.d.SetKeyAccess(s.ctx, driver.SetKeyAccessRequest{IdempotencyKey: "x", KeyID: iloqtest.Phone1,
+					Access: access(iloqtest.AccessA)})
+				return err
+			}},
+		{"blocklist add", "/api/v2/blacklists/addkey", "POST /api/v2/Blacklists/AddKey/{id}", func(s *scenario) error {
+			_, err := s.d.BlockKey(s.ctx, driver.BlockKeyRequest{IdempotencyKey: "x", KeyID: iloqtest.S5Key})
+			return err
+		}},
+		{"blocklist order", "/api/v2/blacklists/orders40blacklist", "POST /api/v2/Blacklists/OrderS40Blacklist",
+			func(s *scenario) error {
+				_, err := s.d.BlockKey(s.ctx, driver.BlockKeyRequest{IdempotencyKey: "x", KeyID: iloqtest.S5Key})
+				return err
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			seed := iloqtest.Estate()
+			seed.Keys[2].AccessRights = []string{iloqtest.AccessB}
+			s := newScenario(t, sim.Options{}, seed)
+			s.sim.LoseAnswerNext(c.prefix, 1)
+			require.NoError(t, c.run(s))
+			reqs, err := s.sim.Requests(s.ctx, 0)
+			require.NoError(t, err)
+			changed := 0
+			for _, r := range reqs {
+				if r.Op == c.op && r.Changed {
+					changed++
+				}
+			}
+			assert.Equal(t, 1, changed, "%s applied once", c.op)
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -93,9 +94,28 @@ func (s *Server) replaceKeyAccesses(c *call) (any, *apiError) {
 				iloqapi.TimeLimitKeySchedulerNoEnd)
 		}
 	}
+	// Assumption A18: a full replace repeating the stored plan changes
+	// nothing (the key keeps its programming state).
+	if samePlan(cfg, k.planned) {
+		c.unchanged()
+		return noContent{}, nil
+	}
 	k.planned = cfg
 	s.changed(k)
 	return noContent{}, nil
+}
+
+func samePlan(a, b keyConfig) bool {
+	a.Accesses, b.Accesses = slices.Sorted(slices.Values(a.Accesses)), slices.Sorted(slices.Values(b.Accesses))
+	if len(a.Slots) == 0 {
+		a.Slots = nil
+	}
+	if len(b.Slots) == 0 {
+		b.Slots = nil
+	}
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(ja) == string(jb)
 }
 
 func hasSlot(slots []iloqapi.KeyTimeLimitSlot, no int) bool {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -28,6 +29,16 @@ func (c *call) id(name string) string { return c.r.PathValue(name) }
 
 type handlerFunc func(c *call) (any, *apiError)
 
+type recKey struct{}
+
+// unchanged marks the call as changing nothing (a write repeating what is
+// stored), for the request log.
+func (c *call) unchanged() {
+	if rec, ok := c.r.Context().Value(recKey{}).(*statusRecorder); ok {
+		rec.noop = true
+	}
+}
+
 // noContent marks a void answer (204 with no body).
 type noContent struct{}
 
@@ -49,7 +60,8 @@ func (s *Server) handle(pattern string, g gate, right int64, fn handlerFunc) {
 		if rec, ok := w.(*statusRecorder); ok {
 			rec.op = pattern
 			rec.target = r.PathValue("id")
-			defer func() { rec.changed = mutating && rec.status/100 == 2 }()
+			r = r.WithContext(context.WithValue(r.Context(), recKey{}, rec))
+			defer func() { rec.changed = mutating && rec.status/100 == 2 && !rec.noop }()
 		}
 		s.serveAPI(w, r, g, right, fn)
 	})

@@ -91,8 +91,16 @@ type fault struct {
 	status     int    // HTTP status to answer; 0 with drop=true closes the connection
 	body       string // raw body to send instead of the real answer
 	drop       bool
+	afterwards bool // handle the request, then drop the connection
 	count      int
 }
+
+// discard is a ResponseWriter that forgets the answer.
+type discard struct{}
+
+func (discard) Header() http.Header         { return http.Header{} }
+func (discard) Write(b []byte) (int, error) { return len(b), nil }
+func (discard) WriteHeader(int)             {}
 
 // New builds a simulator.
 func New(opts Options) (*Server, error) {
@@ -220,7 +228,8 @@ func (s *Server) ResetRequests() {
 }
 
 // FailNext makes the next n requests whose path starts with pathPrefix
-// (case-insensitive, "" for any) answer status with a {"Message"} body.
+// (case-insensitive, "" for any; "PUT /api/…" also matches the verb) answer
+// status with a {"Message"} body.
 func (s *Server) FailNext(pathPrefix string, n, status int) {
 	s.addFault(fault{pathPrefix: pathPrefix, status: status, count: n,
 		body: `{"Message":"An error has occurred."}`})
@@ -229,6 +238,13 @@ func (s *Server) FailNext(pathPrefix string, n, status int) {
 // DropNext makes the next n matching requests lose their connection.
 func (s *Server) DropNext(pathPrefix string, n int) {
 	s.addFault(fault{pathPrefix: pathPrefix, drop: true, count: n})
+}
+
+// LoseAnswerNext makes the next n matching requests take effect and then
+// lose their connection before the answer: the client cannot know whether
+// the change happened.
+func (s *Server) LoseAnswerNext(pathPrefix string, n int) {
+	s.addFault(fault{pathPrefix: pathPrefix, afterwards: true, count: n})
 }
 
 // GarbleNext makes the next n matching requests answer 200 with body.
@@ -276,6 +292,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.injected(rec, r) {
 		return
 	}
+	s.route(rec, r)
+}
+
+// route serves a request and logs it.
+func (s *Server) route(rec *statusRecorder, r *http.Request) {
 	// ASP.NET routes are case-insensitive; so are GUIDs. Patterns are
 	// registered in lower case and ids are compared in lower case.
 	r2 := r.Clone(r.Context())
@@ -304,8 +325,10 @@ func (s *Server) injected(w http.ResponseWriter, r *http.Request) bool {
 	var f *fault
 	if !down && strings.HasPrefix(strings.ToLower(r.URL.Path), "/api/") {
 		p := strings.ToLower(r.URL.Path)
+		mp := strings.ToLower(r.Method) + " " + p
 		for i := range s.faults {
-			if s.faults[i].count > 0 && strings.HasPrefix(p, s.faults[i].pathPrefix) {
+			ft := s.faults[i]
+			if ft.count > 0 && (strings.HasPrefix(p, ft.pathPrefix) || strings.HasPrefix(mp, ft.pathPrefix)) {
 				s.faults[i].count--
 				cp := s.faults[i]
 				f = &cp
@@ -321,6 +344,11 @@ func (s *Server) injected(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	if down || f.drop {
+		dropConnection(w)
+		return true
+	}
+	if f.afterwards {
+		s.route(&statusRecorder{ResponseWriter: discard{}, status: http.StatusOK}, r)
 		dropConnection(w)
 		return true
 	}
@@ -370,6 +398,7 @@ type statusRecorder struct {
 	op      string
 	target  string
 	changed bool
+	noop    bool
 }
 
 func (r *statusRecorder) WriteHeader(code int) {

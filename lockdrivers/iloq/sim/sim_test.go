@@ -315,6 +315,20 @@ func TestFullReplaceAndSlots(t *testing.T) {
 		e.mustJSON("GET", "/api/v2/Keys/"+id+"/TimeLimitTitles?mode=1", nil, &tl)
 		assert.Empty(t, tl.KeyTimeLimitSlots)
 	})
+	t.Run("repeating the stored plan changes nothing", func(t *testing.T) {
+		p := iloqapi.UpdateKeySecurityAccessesParam{SecurityAccessIDs: []string{accNorth, accHQ}}
+		e.mustJSON("PUT", path, p, nil)
+		e.mustJSON("POST", "/api/v2/Keys/"+id+"/Order", nil, nil)
+		reqs, err := e.sim.Requests(context.Background(), 0)
+		require.NoError(t, err)
+		e.mustJSON("PUT", path, iloqapi.UpdateKeySecurityAccessesParam{SecurityAccessIDs: []string{accHQ, accNorth}}, nil)
+		assert.Equal(t, iloqapi.ProgOrdered, e.keyState(id).ProgrammingState, "still ordered")
+		after, err := e.sim.Requests(context.Background(), reqs[len(reqs)-1].Seq+1)
+		require.NoError(t, err)
+		for _, r := range after {
+			assert.False(t, r.Changed, r.Op)
+		}
+	})
 	bad := []struct {
 		name string
 		slot iloqapi.KeyTimeLimitSlot
