@@ -17,7 +17,7 @@ import (
 // Secret names the driver expects in driver.Config.Secrets.
 const (
 	// SecretClientCertificate is the integration's PKCS#12 (.pfx) client
-	// certificate, base64-encoded (standard encoding).
+	// certificate, base64-encoded (standard encoding) or the raw file.
 	SecretClientCertificate = "client_certificate"
 	// SecretClientCertificatePassphrase unlocks it.
 	SecretClientCertificatePassphrase = "client_certificate_passphrase"
@@ -151,10 +151,16 @@ func parseConfig(op string, cfg driver.Config, defaults Defaults) (settings, err
 		add("secrets."+SecretClientCertificate, "required: CWM accepts integrations only with a client certificate (PKCS#12, base64)")
 	} else {
 		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(pfxB64))
-		if err != nil {
-			add("secrets."+SecretClientCertificate, "not base64: %v", err)
+		switch {
+		case err == nil:
+			pfx = b
+		case pfxB64[0] == 0x30:
+			// The raw .pfx file (a DER SEQUENCE), as a file secret reference
+			// delivers it.
+			pfx = []byte(pfxB64)
+		default:
+			add("secrets."+SecretClientCertificate, "neither base64 nor a PKCS#12 file: %v", err)
 		}
-		pfx = b
 	}
 	if len(problems) > 0 {
 		return s, driver.Invalid(op, problems...)

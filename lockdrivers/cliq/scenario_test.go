@@ -246,7 +246,19 @@ func TestScenarioClientCertificateRefused(t *testing.T) {
 		{"wrong passphrase", with(foreign, "nope"), driver.KindInvalid, "wrong passphrase"},
 		{"expired certificate", with(expired, "pw"), driver.KindInvalid, "expired at"},
 		{"certificate CWM does not trust", with(foreign, "pw"), driver.KindPermission, "refused the client certificate"},
+		{"neither base64 nor PKCS#12", func() driver.Config {
+			cfg := with(nil, "pw")
+			cfg.Secrets[cliq.SecretClientCertificate] = "-----BEGIN CERTIFICATE-----"
+			return cfg
+		}(), driver.KindInvalid, "neither base64 nor a PKCS#12 file"},
 	}
+	t.Run("the raw .pfx file is accepted too", func(t *testing.T) {
+		cc, err := env.Sim.ClientConfig(env.Server)
+		require.NoError(t, err)
+		cfg := with(nil, cc.Passphrase)
+		cfg.Secrets[cliq.SecretClientCertificate] = string(cc.PKCS12)
+		assert.NoError(t, cliq.New(hclog.NewNullLogger()).Configure(context.Background(), cfg))
+	})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			d := cliq.New(hclog.NewNullLogger())
