@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -119,6 +120,7 @@ func (s *stream) emit(ch driver.Change) error {
 // audit hands out lock events; done is true when the limit was reached.
 func (s *stream) audit(ctx context.Context) (bool, error) {
 	s.startAt, s.startOff = s.cur.AuditAt, s.cur.AuditOff
+	lastFirst := ""
 	for {
 		from := time.UnixMilli(s.cur.AuditAt).UTC()
 		rows, err := s.c.GetAuditTrails(ctx, from, time.Time{}, s.cur.AuditOff, cwm.MaxAuditPage)
@@ -128,8 +130,14 @@ func (s *stream) audit(ctx context.Context) (bool, error) {
 		if len(rows) == 0 {
 			return false, nil
 		}
+		if rows[0].Identity != "" && rows[0].Identity == lastFirst {
+			return false, fmt.Errorf("getAuditTrails returned the same page for firstResult %d: pagination ignored", s.cur.AuditOff)
+		}
+		lastFirst = rows[0].Identity
 		for _, r := range rows {
 			if r.ImportDate == nil {
+				// Keep the position in step with CWM's row order.
+				s.cur.AuditOff++
 				continue
 			}
 			if at := r.ImportDate.UnixMilli(); at == s.cur.AuditAt {
@@ -163,14 +171,20 @@ func (s *stream) duplicate(ctx context.Context, r cwm.AuditTrail) (bool, error) 
 	}
 	start := time.UnixMilli(s.startAt).UTC()
 	if s.startOff > 0 && !s.priorAtRow {
-		rows, err := s.c.GetAuditTrails(ctx, start, time.Time{}, 0, s.startOff)
-		if err != nil {
-			return false, err
-		}
-		for _, p := range rows {
-			if p.ImportDate != nil && p.ImportDate.UnixMilli() == s.startAt {
-				s.prior[p.Identity] = true
+		for off := 0; off < s.startOff; {
+			rows, err := s.c.GetAuditTrails(ctx, start, time.Time{}, off, min(s.startOff-off, cwm.MaxAuditPage))
+			if err != nil {
+				return false, err
 			}
+			if len(rows) == 0 {
+				break
+			}
+			for _, p := range rows {
+				if p.ImportDate != nil && p.ImportDate.UnixMilli() == s.startAt {
+					s.prior[p.Identity] = true
+				}
+			}
+			off += len(rows)
 		}
 		s.priorAtRow = true
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -403,4 +404,31 @@ func TestChangesReturnsTheCallersError(t *testing.T) {
 	stop := errors.New("stop")
 	err := s.d.Changes(s.ctx, driver.ChangesRequest{}, func(driver.Change) error { return stop })
 	assert.Same(t, stop, err)
+}
+
+func TestChangesCursorInsideALargeImport(t *testing.T) {
+	s := newScenario(t)
+	var ids []string
+	for i := 0; i < 1500; i++ {
+		id := uuid.NewString()
+		ids = append(ids, id)
+		s.env.Sim.AddAuditTrail(cwm.AuditTrail{Identity: id, EventType: cwm.EventAccessGranted,
+			KeyIdentity: s.fx.NormalKey, CylinderIdentity: s.fx.Cylinders[0]})
+	}
+	var first []driver.Change
+	require.NoError(t, s.d.Changes(s.ctx, driver.ChangesRequest{Limit: 1200}, func(c driver.Change) error {
+		first = append(first, c)
+		return nil
+	}))
+	require.Len(t, first, 1200, "all 1,500 rows share one import time; the limit cuts inside it")
+	s.advance(time.Minute)
+	// A late copy of an event already handed out, and a new event.
+	s.env.Sim.AddAuditTrail(cwm.AuditTrail{Identity: ids[1100], EventType: cwm.EventAccessGranted,
+		EventDate: &cwm.DateTime{Time: cliqtest.Start}})
+	s.env.Sim.AddAuditTrail(cwm.AuditTrail{Identity: "new-one", EventType: cwm.EventAccessGranted})
+	rest, _ := s.changes(first[len(first)-1].Cursor)
+	got := lockEvents(rest)
+	require.Len(t, got, 301)
+	assert.Equal(t, ids[1200], got[0].ID)
+	assert.Equal(t, "new-one", got[300].ID)
 }
