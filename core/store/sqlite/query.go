@@ -28,11 +28,11 @@ func (t *tx) List(ctx context.Context, kind domain.Kind, q store.Query) (store.P
 	op := "list " + string(kind)
 
 	page := store.Page{Records: []store.Record{}}
-	count := t.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM resources r WHERE `+where, whereArgs...)
+	countSQL, countArgs := `SELECT COUNT(*) FROM resources r WHERE `+where, whereArgs
 	if all {
-		count = t.tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(count), 0) FROM kind_counts WHERE kind = ?`, string(kind))
+		countSQL, countArgs = `SELECT COALESCE(SUM(count), 0) FROM kind_counts WHERE kind = ?`, []any{string(kind)}
 	}
-	if err := count.Scan(&page.Total); err != nil {
+	if err := t.tx.QueryRowContext(ctx, countSQL, countArgs...).Scan(&page.Total); err != nil {
 		return store.Page{}, t.s.fail(ctx, op+": count", err)
 	}
 	if q.Limit == 0 || q.Offset >= page.Total {
