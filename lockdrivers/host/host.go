@@ -229,14 +229,15 @@ func (h *Host) goRun(fn func()) {
 	}()
 }
 
-// Close stops every driver (gracefully, then by force) and waits for the
-// host's goroutines.
+// Close stops every driver (gracefully, then by force), waits for the
+// host's goroutines and takes its metrics off the registry.
 func (h *Host) Close() {
 	h.stopOnce.Do(func() {
 		if h.cancel != nil {
 			h.cancel()
 		}
 		h.wg.Wait()
+		h.metrics.unregister()
 	})
 }
 

@@ -194,12 +194,7 @@ func TestKillDriverMidBatch(t *testing.T) {
 		key := []string{"cr-1", "cr-2", "cr-3", "cr-4"}[i]
 		want := []string{groups[(i+rounds-1)%3]}
 		assert.Equal(t, want, w.credential("padlock", key).Access.Groups, "credential %s", key)
-		ks := all[domain.KeyState](w, store.Eqf("lockSystemId", "padlock"))
-		for _, k := range ks {
-			if k.ID == engine.KeyID("padlock", key) {
-				assert.Equal(t, want, k.Planned.AccessObjects)
-			}
-		}
+		assert.Equal(t, want, w.keyState(engine.KeyID("padlock", key)).Planned.AccessObjects, "key %s planned access", key)
 	}
 	reqs, err := w.sims["padlock"].Requests(w.ctx, 0)
 	require.NoError(t, err)

@@ -299,3 +299,15 @@ func dbDir(t testing.TB) string {
 	}
 	return t.TempDir()
 }
+
+// keyState reads one key's state.
+func (w *world) keyState(id string) *domain.KeyState {
+	w.t.Helper()
+	var ks *domain.KeyState
+	require.NoError(w.t, w.st.View(w.ctx, func(tx store.Tx) error {
+		var err error
+		ks, err = store.Get[domain.KeyState](w.ctx, tx, id)
+		return err
+	}))
+	return ks
+}

@@ -6,6 +6,7 @@ import (
 
 // metrics are the host's Prometheus metrics, labelled by lock system.
 type metrics struct {
+	reg      prometheus.Registerer
 	up       *prometheus.GaugeVec
 	state    *prometheus.GaugeVec
 	health   *prometheus.GaugeVec
@@ -50,12 +51,31 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.up, m.state, m.health, m.restarts, m.calls, m.errors, m.rejected, m.changes} {
+	for i, c := range m.collectors() {
 		if err := reg.Register(c); err != nil {
+			for _, r := range m.collectors()[:i] {
+				reg.Unregister(r)
+			}
 			return nil, err
 		}
 	}
+	m.reg = reg
 	return m, nil
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.up, m.state, m.health, m.restarts, m.calls, m.errors, m.rejected, m.changes}
+}
+
+// unregister takes the metrics off their registry, so that a new host can
+// register them again.
+func (m *metrics) unregister() {
+	if m.reg == nil {
+		return
+	}
+	for _, c := range m.collectors() {
+		m.reg.Unregister(c)
+	}
 }
 
 func (m *metrics) setState(id string, s State) {
