@@ -239,16 +239,20 @@ func jobCylinders(jobs []cwm.ProgrammingJob) []string {
 	return slices.Compact(out)
 }
 
+// maxJobsPerProgrammingKey is ASSA ABLOY's recommended maximum of jobs
+// assigned to one programming key (CLIQ software FAQ).
+const maxJobsPerProgrammingKey = 30
+
 // visitLocks is the needs-action of pending cylinder programming jobs.
 func visitLocks(code string, jobs []cwm.ProgrammingJob) *driver.NeedsAction {
 	cyl := jobCylinders(jobs)
-	return &driver.NeedsAction{
-		ReasonCode: code,
-		Reason: fmt.Sprintf("%d programming job(s) in CLIQ Web Manager: carry a programming key to %d cylinder(s)",
-			len(jobs), len(cyl)),
-		Action:  driver.ActionVisitLock,
-		LockIDs: cyl,
+	reason := fmt.Sprintf("%d programming job(s) in CLIQ Web Manager: carry a programming key to %d cylinder(s)",
+		len(jobs), len(cyl))
+	if len(jobs) > maxJobsPerProgrammingKey {
+		reason += fmt.Sprintf("; ASSA ABLOY recommends at most %d jobs per programming key, so split the round",
+			maxJobsPerProgrammingKey)
 	}
+	return &driver.NeedsAction{ReasonCode: code, Reason: reason, Action: driver.ActionVisitLock, LockIDs: cyl}
 }
 
 // deliveryFor says how far a key's current configuration got.
