@@ -27,8 +27,9 @@ func openTest(t *testing.T) *Store {
 func explain(ctx context.Context, t *testing.T, s *Store, filter store.Expr) string {
 	var lines []string
 	require.NoError(t, s.View(ctx, func(stx store.Tx) error {
-		where, args, _, err := stx.(*tx).listWhere(ctx, domain.KindIdentity, filter)
+		plan, err := stx.(*tx).listWhere(ctx, domain.KindIdentity, filter)
 		require.NoError(t, err)
+		where, args := plan.where.sql, plan.where.args
 		rows, err := stx.(*tx).tx.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT r.id, r.version, r.created, r.modified, r.data FROM resources r WHERE `+
 			where+` ORDER BY r.id LIMIT ? OFFSET ?`, append(args, 10, 0)...)
 		require.NoError(t, err)

@@ -21,16 +21,21 @@ func (t *tx) List(ctx context.Context, kind domain.Kind, q store.Query) (store.P
 	if q.Offset < 0 {
 		return store.Page{}, domain.Invalid("offset", "the offset %d is negative", q.Offset)
 	}
-	where, whereArgs, all, err := t.listWhere(ctx, kind, q.Filter)
+	plan, err := t.listWhere(ctx, kind, q.Filter)
 	if err != nil {
 		return store.Page{}, err
 	}
+	where, whereArgs := plan.where.sql, plan.where.args
 	op := "list " + string(kind)
 
 	page := store.Page{Records: []store.Record{}}
 	countSQL, countArgs := `SELECT COUNT(*) FROM resources r WHERE `+where, whereArgs
-	if all {
+	switch {
+	case plan.all:
 		countSQL, countArgs = `SELECT COALESCE(SUM(count), 0) FROM kind_counts WHERE kind = ?`, []any{string(kind)}
+	case plan.set != nil:
+		// Every attrs row has its record, so the index alone counts the matches.
+		countSQL, countArgs = `SELECT COUNT(DISTINCT id) FROM (`+plan.set.sql+`)`, plan.set.args
 	}
 	if err := t.tx.QueryRowContext(ctx, countSQL, countArgs...).Scan(&page.Total); err != nil {
 		return store.Page{}, t.s.fail(ctx, op+": count", err)
@@ -73,9 +78,15 @@ func (t *tx) List(ctx context.Context, kind domain.Kind, q store.Query) (store.P
 	return page, nil
 }
 
+// listPlan is how List runs a filter.
+type listPlan struct {
+	where frag  // the WHERE clause over resources r
+	all   bool  // the filter matches every record of the kind
+	set   *frag // when the whole filter is one index form: its query of ids
+}
+
 // listWhere validates filter and translates it, with the kind, into the WHERE
-// clause of a query over resources r and the values to bind; all tells that the
-// filter matches every record of the kind.
+// clause of a query over resources r and the values to bind.
 //
 // The plan it aims for: one indexable part of the filter (a comparison or
 // presence test on an attribute, or an Or of such) is the driver, an
@@ -86,9 +97,9 @@ func (t *tx) List(ctx context.Context, kind domain.Kind, q store.Query) (store.P
 // the fewest matches, measured by a bounded count: SQLite has no statistics on
 // how selective one attribute's value is (active=true matches nearly everyone,
 // externalId=x one record).
-func (t *tx) listWhere(ctx context.Context, kind domain.Kind, filter store.Expr) (where string, args []any, all bool, err error) {
+func (t *tx) listWhere(ctx context.Context, kind domain.Kind, filter store.Expr) (listPlan, error) {
 	if err := store.Validate(filter); err != nil {
-		return "", nil, false, err
+		return listPlan{}, err
 	}
 	b := builder{kind: string(kind)}
 	w := frag{"r.kind = ?", []any{string(kind)}}
@@ -99,13 +110,19 @@ func (t *tx) listWhere(ctx context.Context, kind domain.Kind, filter store.Expr)
 		parts = []store.Expr{filter}
 	}
 	if len(parts) == 0 {
-		return w.sql, w.args, true, nil
+		return listPlan{where: w, all: true}, nil
 	}
 	driver := -1
 	if !hasIDEq(parts) { // an id equality is already a primary key look-up
+		var err error
 		if driver, err = t.pickDriver(ctx, &b, parts); err != nil {
-			return "", nil, false, err
+			return listPlan{}, err
 		}
+	}
+	var plan listPlan
+	if len(parts) == 1 && driver == 0 {
+		set := b.set(parts[0])
+		plan.set = &set
 	}
 	for i, p := range parts {
 		var f frag
@@ -117,7 +134,8 @@ func (t *tx) listWhere(ctx context.Context, kind domain.Kind, filter store.Expr)
 		}
 		w = w.and(f)
 	}
-	return w.sql, w.args, false, b.err
+	plan.where = w
+	return plan, b.err
 }
 
 // driverProbe bounds the count that compares candidate drivers.
