@@ -2,8 +2,6 @@ package ldap
 
 import (
 	"strings"
-
-	ber "github.com/go-asn1-ber/asn1-ber"
 )
 
 // tri is the three-valued result of a filter (RFC 4511 §4.5.1.7).
@@ -49,7 +47,7 @@ type filter struct {
 
 // compileFilter turns the BER Filter of a search request into a filter, refusing
 // nesting deeper than maxDepth.
-func compileFilter(p *ber.Packet, maxDepth int) (filter, error) {
+func compileFilter(p *tlv, maxDepth int) (filter, error) {
 	f, err := compile(p, 0, maxDepth)
 	if err != nil {
 		return filter{}, err
@@ -57,21 +55,24 @@ func compileFilter(p *ber.Packet, maxDepth int) (filter, error) {
 	return *f, nil
 }
 
-func compile(p *ber.Packet, depth, maxDepth int) (*filter, error) {
+func compile(p *tlv, depth, maxDepth int) (*filter, error) {
 	if depth > maxDepth {
 		return nil, decodeErr("filter nested deeper than %d", maxDepth)
 	}
-	if p.ClassType != ber.ClassContext {
+	if p.class() != classContext {
 		return nil, decodeErr("filter choice is not context-tagged")
 	}
-	switch p.Tag {
+	switch p.tag() {
 	case 0, 1:
+		if !p.constructed() {
+			return nil, decodeErr("bad and/or filter")
+		}
 		f := &filter{kind: fAnd}
-		if p.Tag == 1 {
+		if p.tag() == 1 {
 			f.kind = fOr
 		}
-		for _, c := range p.Children {
-			s, err := compile(c, depth+1, maxDepth)
+		for i := range p.kids {
+			s, err := compile(&p.kids[i], depth+1, maxDepth)
 			if err != nil {
 				return nil, err
 			}
@@ -79,25 +80,25 @@ func compile(p *ber.Packet, depth, maxDepth int) (*filter, error) {
 		}
 		return f, nil
 	case 2:
-		if len(p.Children) != 1 {
+		if len(p.kids) != 1 {
 			return nil, decodeErr("not filter needs one operand")
 		}
-		s, err := compile(p.Children[0], depth+1, maxDepth)
+		s, err := compile(&p.kids[0], depth+1, maxDepth)
 		if err != nil {
 			return nil, err
 		}
 		return &filter{kind: fNot, subs: []*filter{s}}, nil
 	case 3, 5, 6, 8:
-		if len(p.Children) != 2 {
+		if len(p.kids) != 2 {
 			return nil, decodeErr("bad attribute value assertion")
 		}
-		attr, ok1 := octetString(p.Children[0])
-		val, ok2 := octetString(p.Children[1])
+		attr, ok1 := octetString(&p.kids[0])
+		val, ok2 := octetString(&p.kids[1])
 		if !ok1 || !ok2 || attr == "" {
 			return nil, decodeErr("bad attribute value assertion")
 		}
-		kinds := map[ber.Tag]filterKind{3: fEq, 5: fGe, 6: fLe, 8: fApprox}
-		f := &filter{kind: kinds[p.Tag], attr: attr, raw: val, typ: lookupAttr(attr)}
+		kind := map[byte]filterKind{3: fEq, 5: fGe, 6: fLe, 8: fApprox}[p.tag()]
+		f := &filter{kind: kind, attr: attr, raw: val, typ: lookupAttr(attr)}
 		if f.typ != nil {
 			f.value = normValue(f.typ.match, val)
 		}
@@ -105,8 +106,8 @@ func compile(p *ber.Packet, depth, maxDepth int) (*filter, error) {
 	case 4:
 		return compileSubstrings(p)
 	case 7:
-		attr := p.Data.String()
-		if attr == "" {
+		attr := string(p.data)
+		if attr == "" || p.constructed() {
 			return nil, decodeErr("bad presence filter")
 		}
 		f := &filter{kind: fPresent, attr: attr, typ: lookupAttr(attr)}
@@ -115,14 +116,14 @@ func compile(p *ber.Packet, depth, maxDepth int) (*filter, error) {
 	case 9:
 		return compileExtensible(p)
 	}
-	return nil, decodeErr("unknown filter choice %d", p.Tag)
+	return nil, decodeErr("unknown filter choice %d", p.tag())
 }
 
-func compileSubstrings(p *ber.Packet) (*filter, error) {
-	if len(p.Children) != 2 || len(p.Children[1].Children) == 0 {
+func compileSubstrings(p *tlv) (*filter, error) {
+	if len(p.kids) != 2 || len(p.kids[1].kids) == 0 {
 		return nil, decodeErr("bad substring filter")
 	}
-	attr, ok := octetString(p.Children[0])
+	attr, ok := octetString(&p.kids[0])
 	if !ok || attr == "" {
 		return nil, decodeErr("bad substring filter")
 	}
@@ -131,14 +132,15 @@ func compileSubstrings(p *ber.Packet) (*filter, error) {
 	if f.typ != nil {
 		m = f.typ.match
 	}
-	n := len(p.Children[1].Children)
-	for i, c := range p.Children[1].Children {
-		v := c.Data.String()
+	n := len(p.kids[1].kids)
+	for i := range p.kids[1].kids {
+		c := &p.kids[1].kids[i]
+		v := string(c.data)
 		if v == "" {
 			return nil, decodeErr("empty substring")
 		}
 		nv := substrNorm(m, v)
-		switch c.Tag {
+		switch c.tag() {
 		case 0:
 			if i != 0 {
 				return nil, decodeErr("initial substring not first")
@@ -167,22 +169,22 @@ func substrNorm(m match, v string) string {
 	return strings.ToLower(v)
 }
 
-func compileExtensible(p *ber.Packet) (*filter, error) {
+func compileExtensible(p *tlv) (*filter, error) {
 	// MatchingRuleAssertion ::= SEQUENCE { matchingRule [1] OPTIONAL, type [2]
 	// OPTIONAL, matchValue [3], dnAttributes [4] BOOLEAN DEFAULT FALSE }
 	var rule, attr, val string
 	dnAttrs := false
-	for _, c := range p.Children {
-		switch c.Tag {
+	for i := range p.kids {
+		c := &p.kids[i]
+		switch c.tag() {
 		case 1:
-			rule = c.Data.String()
+			rule = string(c.data)
 		case 2:
-			attr = c.Data.String()
+			attr = string(c.data)
 		case 3:
-			val = c.Data.String()
+			val = string(c.data)
 		case 4:
-			b := c.Data.Bytes()
-			dnAttrs = len(b) == 1 && b[0] != 0
+			dnAttrs = len(c.data) == 1 && c.data[0] != 0
 		}
 	}
 	if attr == "" && rule == "" {

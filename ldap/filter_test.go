@@ -26,7 +26,9 @@ func testEntry() *entry {
 func compileString(t *testing.T, s string) filter {
 	p, err := goldap.CompileFilter(s)
 	require.NoError(t, err)
-	f, err := compileFilter(p, 64)
+	x, _, err := decodeTLV(p.Bytes(), 100)
+	require.NoError(t, err)
+	f, err := compileFilter(&x, 64)
 	require.NoError(t, err)
 	return f
 }
@@ -114,7 +116,11 @@ func FuzzFilter(f *testing.F) {
 		if err != nil {
 			return
 		}
-		flt, err := compileFilter(p, 64)
+		x, _, err := decodeTLV(p.Bytes(), 100)
+		if err != nil {
+			t.Fatalf("go-ldap's filter does not decode: %v", err)
+		}
+		flt, err := compileFilter(&x, 64)
 		if err != nil {
 			return
 		}

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	ber "github.com/go-asn1-ber/asn1-ber"
 )
 
 // Result codes of RFC 4511 §4.1.9 that the server sends.
@@ -70,7 +68,7 @@ type control struct {
 // message is one decoded LDAPMessage.
 type message struct {
 	id       int64
-	op       *ber.Packet
+	op       *tlv
 	tag      byte
 	controls []control
 }
@@ -90,29 +88,36 @@ func decodeErr(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errDecode, fmt.Sprintf(format, args...))
 }
 
+// maxBERDepth bounds element nesting in a request; filters have their own,
+// smaller limit (Config.MaxFilterDepth).
+const maxBERDepth = 200
+
 // decodeMessage decodes a framed LDAPMessage.
 func decodeMessage(frame []byte) (*message, error) {
-	p, err := ber.DecodePacketErr(frame)
+	p, rest, err := decodeTLV(frame, maxBERDepth)
 	if err != nil {
 		return nil, decodeErr("%v", err)
 	}
-	if len(p.Children) < 2 || len(p.Children) > 3 {
-		return nil, decodeErr("a message has %d parts", len(p.Children))
+	if len(rest) != 0 || p.id != tagSequence {
+		return nil, decodeErr("trailing bytes after the message")
 	}
-	idp := p.Children[0]
-	id, ok := idp.Value.(int64)
-	if !ok || idp.Tag != ber.TagInteger || id < 0 || id > 1<<31-1 {
+	if len(p.kids) < 2 || len(p.kids) > 3 {
+		return nil, decodeErr("a message has %d parts", len(p.kids))
+	}
+	idp := &p.kids[0]
+	id, ok := integer(idp)
+	if !ok || idp.id != tagInteger || id < 0 || id > 1<<31-1 {
 		return nil, decodeErr("bad message id")
 	}
-	op := p.Children[1]
-	m := &message{id: id, op: op, tag: identifierByte(op)}
-	if len(p.Children) == 3 {
-		cs := p.Children[2]
-		if cs.ClassType != ber.ClassContext || cs.Tag != 0 {
+	op := &p.kids[1]
+	m := &message{id: id, op: op, tag: op.id}
+	if len(p.kids) == 3 {
+		cs := &p.kids[2]
+		if !cs.isContext(0) || !cs.constructed() {
 			return nil, decodeErr("controls must be tagged [0]")
 		}
-		for _, c := range cs.Children {
-			ctl, err := decodeControl(c)
+		for i := range cs.kids {
+			ctl, err := decodeControl(&cs.kids[i])
 			if err != nil {
 				return nil, err
 			}
@@ -122,26 +127,26 @@ func decodeMessage(frame []byte) (*message, error) {
 	return m, nil
 }
 
-func identifierByte(p *ber.Packet) byte {
-	return byte(p.ClassType) | byte(p.TagType) | byte(p.Tag&0x1f)
-}
-
-func decodeControl(p *ber.Packet) (control, error) {
-	if len(p.Children) == 0 || len(p.Children) > 3 {
+func decodeControl(p *tlv) (control, error) {
+	if p.id != tagSequence || len(p.kids) == 0 || len(p.kids) > 3 {
 		return control{}, decodeErr("bad control")
 	}
-	oid, ok := octetString(p.Children[0])
+	oid, ok := octetString(&p.kids[0])
 	if !ok || oid == "" {
 		return control{}, decodeErr("bad control type")
 	}
 	c := control{oid: oid}
-	for _, ch := range p.Children[1:] {
-		switch {
-		case ch.ClassType == ber.ClassUniversal && ch.Tag == ber.TagBoolean:
-			b, _ := ch.Value.(bool)
+	for i := range p.kids[1:] {
+		ch := &p.kids[1+i]
+		switch ch.id {
+		case tagBoolean:
+			b, ok := boolean(ch)
+			if !ok {
+				return control{}, decodeErr("bad control criticality")
+			}
 			c.critical = b
-		case ch.ClassType == ber.ClassUniversal && ch.Tag == ber.TagOctetString:
-			c.value = ch.Data.Bytes()
+		case tagOctetString:
+			c.value = append([]byte(nil), ch.data...)
 			c.hasValue = true
 		default:
 			return control{}, decodeErr("bad control %s", oid)
@@ -150,24 +155,30 @@ func decodeControl(p *ber.Packet) (control, error) {
 	return c, nil
 }
 
-// octetString returns the bytes of a primitive element as a string.
-func octetString(p *ber.Packet) (string, bool) {
-	if p == nil || p.TagType != ber.TypePrimitive || p.Data == nil {
+// octetString returns the contents of a primitive element as a string (a copy).
+func octetString(p *tlv) (string, bool) {
+	if p == nil || p.constructed() {
 		return "", false
 	}
-	return p.Data.String(), true
+	return string(p.data), true
 }
 
-func integer(p *ber.Packet) (int64, bool) {
-	if p == nil || p.TagType != ber.TypePrimitive {
+func integer(p *tlv) (int64, bool) {
+	if p == nil || p.constructed() || len(p.data) == 0 || len(p.data) > 8 {
 		return 0, false
 	}
-	b := p.Data.Bytes()
-	if len(b) == 0 || len(b) > 8 {
-		return 0, false
+	v := int64(int8(p.data[0]))
+	for _, c := range p.data[1:] {
+		v = v<<8 | int64(c)
 	}
-	v, err := ber.ParseInt64(b)
-	return v, err == nil
+	return v, true
+}
+
+func boolean(p *tlv) (bool, bool) {
+	if p == nil || p.constructed() || len(p.data) != 1 {
+		return false, false
+	}
+	return p.data[0] != 0, true
 }
 
 // bindRequest is RFC 4511 §4.2.
@@ -179,27 +190,27 @@ type bindRequest struct {
 	mech     string
 }
 
-func decodeBind(op *ber.Packet) (bindRequest, error) {
+func decodeBind(op *tlv) (bindRequest, error) {
 	var r bindRequest
-	if len(op.Children) != 3 {
-		return r, decodeErr("bind request has %d parts", len(op.Children))
+	if len(op.kids) != 3 {
+		return r, decodeErr("bind request has %d parts", len(op.kids))
 	}
-	v, ok := integer(op.Children[0])
+	v, ok := integer(&op.kids[0])
 	if !ok {
 		return r, decodeErr("bad bind version")
 	}
 	r.version = v
-	if r.name, ok = octetString(op.Children[1]); !ok {
+	if r.name, ok = octetString(&op.kids[1]); !ok {
 		return r, decodeErr("bad bind name")
 	}
-	auth := op.Children[2]
+	auth := &op.kids[2]
 	switch {
-	case auth.ClassType == ber.ClassContext && auth.Tag == 0 && auth.TagType == ber.TypePrimitive:
+	case auth.isContext(0) && !auth.constructed():
 		r.simple = true
-		r.password = auth.Data.String()
-	case auth.ClassType == ber.ClassContext && auth.Tag == 3:
-		if len(auth.Children) > 0 {
-			r.mech, _ = octetString(auth.Children[0])
+		r.password = string(auth.data)
+	case auth.isContext(3) && auth.constructed():
+		if len(auth.kids) > 0 {
+			r.mech, _ = octetString(&auth.kids[0])
 		}
 	default:
 		return r, decodeErr("unknown authentication choice")
@@ -225,37 +236,35 @@ const (
 	scopeSub  = 2
 )
 
-func decodeSearch(op *ber.Packet, maxDepth int) (searchRequest, error) {
+func decodeSearch(op *tlv, maxDepth int) (searchRequest, error) {
 	var r searchRequest
-	if len(op.Children) != 8 {
-		return r, decodeErr("search request has %d parts", len(op.Children))
+	if len(op.kids) != 8 {
+		return r, decodeErr("search request has %d parts", len(op.kids))
 	}
-	ch := op.Children
+	ch := op.kids
 	var ok bool
-	if r.base, ok = octetString(ch[0]); !ok {
+	if r.base, ok = octetString(&ch[0]); !ok {
 		return r, decodeErr("bad base DN")
 	}
-	if r.scope, ok = integer(ch[1]); !ok || r.scope < 0 || r.scope > 3 {
+	if r.scope, ok = integer(&ch[1]); !ok || r.scope < 0 || r.scope > 3 {
 		return r, decodeErr("bad scope")
 	}
-	if r.sizeLimit, ok = integer(ch[3]); !ok || r.sizeLimit < 0 {
+	if r.sizeLimit, ok = integer(&ch[3]); !ok || r.sizeLimit < 0 {
 		return r, decodeErr("bad size limit")
 	}
-	if r.timeLimit, ok = integer(ch[4]); !ok || r.timeLimit < 0 {
+	if r.timeLimit, ok = integer(&ch[4]); !ok || r.timeLimit < 0 {
 		return r, decodeErr("bad time limit")
 	}
-	if b, isBool := ch[5].Value.(bool); isBool {
-		r.typesOnly = b
-	} else {
+	if r.typesOnly, ok = boolean(&ch[5]); !ok {
 		return r, decodeErr("bad typesOnly")
 	}
-	f, err := compileFilter(ch[6], maxDepth)
+	f, err := compileFilter(&ch[6], maxDepth)
 	if err != nil {
 		return r, err
 	}
 	r.filter = f
-	for _, a := range ch[7].Children {
-		s, ok := octetString(a)
+	for i := range ch[7].kids {
+		s, ok := octetString(&ch[7].kids[i])
 		if !ok {
 			return r, decodeErr("bad attribute selector")
 		}
@@ -276,29 +285,30 @@ type modifyRequest struct {
 	mods []modification
 }
 
-func decodeModify(op *ber.Packet) (modifyRequest, error) {
+func decodeModify(op *tlv) (modifyRequest, error) {
 	var r modifyRequest
-	if len(op.Children) != 2 {
-		return r, decodeErr("modify request has %d parts", len(op.Children))
+	if len(op.kids) != 2 {
+		return r, decodeErr("modify request has %d parts", len(op.kids))
 	}
 	var ok bool
-	if r.dn, ok = octetString(op.Children[0]); !ok {
+	if r.dn, ok = octetString(&op.kids[0]); !ok {
 		return r, decodeErr("bad DN")
 	}
-	for _, c := range op.Children[1].Children {
-		if len(c.Children) != 2 || len(c.Children[1].Children) != 2 {
+	for i := range op.kids[1].kids {
+		c := &op.kids[1].kids[i]
+		if len(c.kids) != 2 || len(c.kids[1].kids) != 2 {
 			return r, decodeErr("bad change")
 		}
 		var m modification
-		if m.op, ok = integer(c.Children[0]); !ok {
+		if m.op, ok = integer(&c.kids[0]); !ok {
 			return r, decodeErr("bad change operation")
 		}
-		pa := c.Children[1]
-		if m.attr, ok = octetString(pa.Children[0]); !ok {
+		pa := &c.kids[1]
+		if m.attr, ok = octetString(&pa.kids[0]); !ok {
 			return r, decodeErr("bad attribute")
 		}
-		for _, v := range pa.Children[1].Children {
-			s, ok := octetString(v)
+		for j := range pa.kids[1].kids {
+			s, ok := octetString(&pa.kids[1].kids[j])
 			if !ok {
 				return r, decodeErr("bad value")
 			}
@@ -314,18 +324,18 @@ type extendedRequest struct {
 	value []byte
 }
 
-func decodeExtended(op *ber.Packet) (extendedRequest, error) {
+func decodeExtended(op *tlv) (extendedRequest, error) {
 	var r extendedRequest
-	if len(op.Children) < 1 || len(op.Children) > 2 {
-		return r, decodeErr("extended request has %d parts", len(op.Children))
+	if len(op.kids) < 1 || len(op.kids) > 2 {
+		return r, decodeErr("extended request has %d parts", len(op.kids))
 	}
-	n := op.Children[0]
-	if n.ClassType != ber.ClassContext || n.Tag != 0 {
+	n := &op.kids[0]
+	if !n.isContext(0) || n.constructed() {
 		return r, decodeErr("bad extended request name")
 	}
-	r.name = n.Data.String()
-	if len(op.Children) == 2 {
-		r.value = op.Children[1].Data.Bytes()
+	r.name = string(n.data)
+	if len(op.kids) == 2 {
+		r.value = append([]byte(nil), op.kids[1].data...)
 	}
 	return r, nil
 }
@@ -336,15 +346,15 @@ type compareRequest struct {
 	value string
 }
 
-func decodeCompare(op *ber.Packet) (compareRequest, error) {
+func decodeCompare(op *tlv) (compareRequest, error) {
 	var r compareRequest
-	if len(op.Children) != 2 || len(op.Children[1].Children) != 2 {
+	if len(op.kids) != 2 || len(op.kids[1].kids) != 2 {
 		return r, decodeErr("bad compare request")
 	}
 	var ok1, ok2, ok3 bool
-	r.dn, ok1 = octetString(op.Children[0])
-	r.attr, ok2 = octetString(op.Children[1].Children[0])
-	r.value, ok3 = octetString(op.Children[1].Children[1])
+	r.dn, ok1 = octetString(&op.kids[0])
+	r.attr, ok2 = octetString(&op.kids[1].kids[0])
+	r.value, ok3 = octetString(&op.kids[1].kids[1])
 	if !ok1 || !ok2 || !ok3 {
 		return r, decodeErr("bad compare request")
 	}
@@ -353,15 +363,15 @@ func decodeCompare(op *ber.Packet) (compareRequest, error) {
 
 // pagingRequest decodes the RFC 2696 control value.
 func pagingRequest(v []byte) (size int64, cookie []byte, err error) {
-	p, err := ber.DecodePacketErr(v)
-	if err != nil || len(p.Children) != 2 {
+	p, rest, err := decodeTLV(v, 4)
+	if err != nil || len(rest) != 0 || p.id != tagSequence || len(p.kids) != 2 || p.kids[1].id != tagOctetString {
 		return 0, nil, decodeErr("bad paged results control")
 	}
-	size, ok := integer(p.Children[0])
+	size, ok := integer(&p.kids[0])
 	if !ok || size < 0 {
 		return 0, nil, decodeErr("bad paged results size")
 	}
-	return size, p.Children[1].Data.Bytes(), nil
+	return size, p.kids[1].data, nil
 }
 
 // responseTag gives the response tag for a request tag, 0 when it has none.

@@ -368,3 +368,7 @@ func TestConnectionLimitsAndIdleTimeout(t *testing.T) {
 		}, 3*time.Second, 50*time.Millisecond)
 	})
 }
+
+func identifierByte(p *ber.Packet) byte {
+	return byte(p.ClassType) | byte(p.TagType) | byte(p.Tag&0x1f)
+}

@@ -92,7 +92,7 @@ func (c *conn) search(m *message) {
 	if testHookSearch != nil {
 		testHookSearch(req.base)
 	}
-	bnd := normDN(req.base)
+	bnd := c.normBase(req.base)
 	if strings.HasPrefix(bnd, "\x00") {
 		c.result(m.id, tagSearchDone, lerr(resultInvalidDNSyntax, "base %q is not a DN", req.base))
 		return
@@ -269,9 +269,24 @@ func boolStr(b bool) string {
 	return "0"
 }
 
+// normBase normalises a search base, remembering the last few per connection:
+// clients search the same few bases over and over.
+func (c *conn) normBase(dn string) string {
+	if n, ok := c.bases[dn]; ok {
+		return n
+	}
+	n := normDN(dn)
+	if len(c.bases) >= 32 {
+		clear(c.bases)
+	}
+	c.bases[dn] = n
+	return n
+}
+
 // writeEntry writes a SearchResultEntry from the entry's precomputed encodings.
 func (c *conn) writeEntry(id int64, e *entry, sel *selection, typesOnly bool) {
-	attrs := sel.attributes(e, make([]*attribute, 0, 24))
+	attrs := sel.attributes(e, c.attrBuf[:0])
+	c.attrBuf = attrs[:0]
 	attrsLen := 0
 	var encs [][]byte
 	if typesOnly {

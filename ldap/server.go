@@ -356,6 +356,8 @@ type conn struct {
 	account *Account
 	cursors map[string]*cursor
 	closing bool
+	bases   map[string]string // recent search bases, normalised
+	attrBuf []*attribute
 }
 
 func (s *server) handleConn(nc net.Conn, isTLS bool) {
@@ -367,6 +369,7 @@ func (s *server) handleConn(nc net.Conn, isTLS bool) {
 		tls:     isTLS,
 		remote:  nc.RemoteAddr().String(),
 		cursors: map[string]*cursor{},
+		bases:   map[string]string{},
 	}
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
