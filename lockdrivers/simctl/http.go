@@ -250,7 +250,8 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 			sentinel = ErrInvalid
 		}
 		if sentinel != nil {
-			return fmt.Errorf("simctl %s %s: %s: %w", method, path, eb.Error, sentinel)
+			msg := strings.TrimSuffix(strings.TrimSuffix(eb.Error, sentinel.Error()), ": ")
+			return fmt.Errorf("simctl %s %s: %s: %w", method, path, msg, sentinel)
 		}
 		return fmt.Errorf("simctl %s %s: %s: %s", method, path, resp.Status, eb.Error)
 	}
