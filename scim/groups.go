@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/elimity-com/scim"
-	scimfilter "github.com/elimity-com/scim/filter"
 	"github.com/google/uuid"
 	filter "github.com/scim2/filter-parser/v2"
 
@@ -199,26 +198,24 @@ func (g *groups) Get(r *http.Request, id string) (scim.Resource, error) {
 
 // GetAll implements scim.ResourceHandler.
 func (g *groups) GetAll(r *http.Request, params scim.ListRequestParams) (scim.Page, error) {
-	return g.list(r, params.FilterValidator, params.StartIndex, params.Count, projectionFrom(r))
+	return g.list(r, getFilter(params.FilterValidator), params.StartIndex, params.Count, projectionFrom(r))
 }
 
 // Search implements scim.ResourceSearcher.
 func (g *groups) Search(r *http.Request, params scim.SearchParams) (scim.Page, error) {
-	return g.list(r, params.FilterValidator, params.StartIndex, params.Count,
+	return g.list(r, getFilter(params.FilterValidator), params.StartIndex, params.Count,
 		projection{attrs: splitList(strings.Join(params.Attributes, ",")), excluded: splitList(strings.Join(params.ExcludedAttributes, ","))})
 }
 
-func (g *groups) list(r *http.Request, v *scimfilter.Validator, startIndex, count int, p projection) (scim.Page, error) {
+func (g *groups) list(r *http.Request, ex filter.Expression, startIndex, count int, p projection) (scim.Page, error) {
 	ctx := r.Context()
 	withMembers := g.s.groups.wants(p, "", "members")
 	page := scim.Page{Resources: []scim.Resource{}}
 	err := g.s.st.View(ctx, func(tx store.Tx) error {
 		tr := g.s.groups.tr
 		tr.join = func(a, val string) ([]string, error) { return g.s.joinGroups(ctx, tx, a, val) }
-		var ex filter.Expression
 		q := translation{Exact: true}
-		if v != nil {
-			ex = v.GetFilter()
+		if ex != nil {
 			var err error
 			if q, err = tr.translate(ex); err != nil {
 				return err

@@ -42,17 +42,30 @@ func loadUsers(ctx context.Context, tx store.Tx, ids []*domain.Identity, withGra
 			or = append(or, store.Eqf("identityId", in.ID))
 		}
 		if withGrants {
-			grants, err := store.All[domain.Grant](ctx, tx, store.And{or, store.Or{
-				store.Eqf("state", string(domain.GrantActive)), store.Eqf("state", string(domain.GrantRequested))}})
+			// One indexed set; the state is checked here rather than by a
+			// second condition the store would probe per candidate.
+			grants, err := store.All[domain.Grant](ctx, tx, or)
 			if err != nil {
 				return nil, nil, err
 			}
 			for _, g := range grants {
+				if g.State != domain.GrantActive && g.State != domain.GrantRequested {
+					continue
+				}
 				if f := byID[g.IdentityID]; f != nil {
 					f.grants = append(f.grants, g)
 					ents[g.EntitlementID] = nil
 				}
 			}
+		}
+		if withKeys && start == 0 {
+			// No keys at all (an estate whose inventory has not run yet):
+			// skip two look-ups per page.
+			page, err := tx.List(ctx, domain.KindKey, store.Query{Limit: 0})
+			if err != nil {
+				return nil, nil, err
+			}
+			withKeys = page.Total > 0
 		}
 		if withKeys {
 			hor := make(store.Or, 0, end-start)
@@ -85,8 +98,22 @@ func loadUsers(ctx context.Context, tx store.Tx, ids []*domain.Identity, withGra
 	return out, ents, nil
 }
 
-// loadEntitlements fills a map whose keys are entitlement ids.
+// loadEntitlements fills a map whose keys are entitlement ids. Many ids (an
+// aggregation page) are read as the whole catalogue: one plain listing is
+// cheaper than a look-up with hundreds of alternatives.
 func loadEntitlements(ctx context.Context, tx store.Tx, ents map[string]*domain.Entitlement) error {
+	if len(ents) > 100 {
+		all, err := store.All[domain.Entitlement](ctx, tx, nil)
+		if err != nil {
+			return err
+		}
+		for _, e := range all {
+			if _, ok := ents[e.ID]; ok {
+				ents[e.ID] = e
+			}
+		}
+		return nil
+	}
 	ids := make([]string, 0, len(ents))
 	for id, e := range ents {
 		if e == nil {

@@ -51,15 +51,17 @@ type Config struct {
 }
 
 type server struct {
-	eng      *engine.Engine
-	st       store.Store
-	cfg      Config
-	log      *slog.Logger
-	lib      scim.Server
-	users    resourceShape
-	groups   resourceShape
-	limiters sync.Map // client name → *rate.Limiter
-	spc      []byte
+	eng       *engine.Engine
+	st        store.Store
+	cfg       Config
+	log       *slog.Logger
+	lib       scim.Server
+	users     resourceShape
+	groups    resourceShape
+	limiters  sync.Map // client name → *rate.Limiter
+	userType  scim.ResourceType
+	groupType scim.ResourceType
+	spc       []byte
 }
 
 // NewServer builds the SCIM service over an engine. The handler serves
@@ -132,6 +134,7 @@ func (s *server) build() error {
 		{ID: optional.NewString("Lock"), Name: "Lock", Endpoint: "/Locks", Description: optional.NewString("Locks in the lock systems (read-only)"),
 			Schema: lockSchema(), Handler: &catalogue{s: s, kind: "Lock"}},
 	}
+	s.userType, s.groupType = types[0], types[1]
 	opts := []scim.ServerOption{scim.WithLogger(libLogger{s.log})}
 	if s.cfg.BaseURL != "" {
 		opts = append(opts, scim.WithBaseURL(s.cfg.BaseURL))
@@ -334,6 +337,14 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		req.Query.Set("filter", quoteBareValues(strings.TrimSpace(f)))
 	}
 	r = s.rebuild(r, req, st)
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && (path == "/Users" || path == "/Groups") {
+		rt, l := s.userType, lister(&users{s})
+		if path == "/Groups" {
+			rt, l = s.groupType, &groups{s}
+		}
+		s.serveList(w, r, rt, l)
+		return
+	}
 	rec := &recorder{header: http.Header{}}
 	s.lib.ServeHTTP(rec, r)
 	s.finish(w, r, rec, st)

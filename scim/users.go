@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	scimfilter "github.com/elimity-com/scim/filter"
 	"hash/fnv"
 	"net/http"
 	"reflect"
@@ -11,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/elimity-com/scim"
-	scimfilter "github.com/elimity-com/scim/filter"
 	"github.com/google/uuid"
 	filter "github.com/scim2/filter-parser/v2"
 
@@ -143,24 +143,22 @@ func (u *users) Get(r *http.Request, id string) (scim.Resource, error) {
 
 // GetAll implements scim.ResourceHandler.
 func (u *users) GetAll(r *http.Request, params scim.ListRequestParams) (scim.Page, error) {
-	return u.list(r, params.FilterValidator, params.StartIndex, params.Count, projectionFrom(r))
+	return u.list(r, getFilter(params.FilterValidator), params.StartIndex, params.Count, projectionFrom(r))
 }
 
 // Search implements scim.ResourceSearcher (POST /Users/.search).
 func (u *users) Search(r *http.Request, params scim.SearchParams) (scim.Page, error) {
-	return u.list(r, params.FilterValidator, params.StartIndex, params.Count,
+	return u.list(r, getFilter(params.FilterValidator), params.StartIndex, params.Count,
 		projection{attrs: splitList(strings.Join(params.Attributes, ",")), excluded: splitList(strings.Join(params.ExcludedAttributes, ","))})
 }
 
-func (u *users) list(r *http.Request, v *scimfilter.Validator, startIndex, count int, p projection) (scim.Page, error) {
+func (u *users) list(r *http.Request, ex filter.Expression, startIndex, count int, p projection) (scim.Page, error) {
 	ctx := r.Context()
 	page := scim.Page{Resources: []scim.Resource{}}
 	err := u.s.st.View(ctx, func(tx store.Tx) error {
 		tr := u.boundTranslator(ctx, tx)
-		var ex filter.Expression
 		q := translation{Exact: true}
-		if v != nil {
-			ex = v.GetFilter()
+		if ex != nil {
 			var err error
 			if q, err = tr.translate(ex); err != nil {
 				return err
@@ -416,4 +414,11 @@ func deepCopy(m map[string]any) map[string]any {
 	var out map[string]any
 	_ = dec.Decode(&out)
 	return out
+}
+
+func getFilter(v *scimfilter.Validator) filter.Expression {
+	if v == nil {
+		return nil
+	}
+	return v.GetFilter()
 }
