@@ -273,3 +273,29 @@ func TestCancelledQuery(t *testing.T) {
 	})
 	assert.ErrorIs(t, err, context.Canceled)
 }
+
+// TestWaitingWriterHonoursItsDeadline holds the one writer in an Update and checks
+// that a second Update gives up at its context's deadline, while Views go on.
+func TestWaitingWriterHonoursItsDeadline(t *testing.T) {
+	s := sqlitetest.New(t)
+	holding, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Update(context.Background(), func(tx store.Tx) error {
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	err := s.Update(ctx, func(tx store.Tx) error { return nil })
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.NoError(t, s.View(t.Context(), func(tx store.Tx) error {
+		_, err := tx.List(t.Context(), domain.KindIdentity, store.Query{})
+		return err
+	}), "readers do not wait for the writer")
+	close(release)
+	require.NoError(t, <-done)
+}
