@@ -5,15 +5,50 @@
 //
 //	go run ./examples/quickstart/genestate > examples/quickstart/estate.yaml
 //
-// The output is committed; the simulators' seeds are derived from it too.
+// The output is committed. With -seeds DIR it also writes the simulators' seed
+// files (iloq-north.yaml, cliq-south.yaml, protec2-east.yaml) for locksim: the
+// same locks and access objects under the same vendor ids, persons whose external
+// ids are employee numbers, and keys (some handed out, the rest in stock).
+//
+// Vendor ids take each lock system's own form: iLOQ ids are GUIDs (derived from a
+// readable code such as IL-N-01-1 or SA-N-DIST, kept in the lock's name and the
+// access right's name); CWM cylinders keep the readable code as their identity
+// and CWM access profiles are named profile:<identity>, as the CLIQ driver
+// reports them.
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+
+	"github.com/google/uuid"
 )
+
+// guidNS derives the iLOQ GUIDs from readable codes.
+var guidNS = uuid.MustParse("9a4b7e0c-2f61-4c0e-8d53-6a1e2f3b4c5d")
+
+// iloqID is the GUID the iLOQ simulator knows an object by, lower case as the
+// driver reports it.
+func iloqID(code string) string { return uuid.NewSHA1(guidNS, []byte(code)).String() }
+
+// lockID is a lock's vendor id in its lock system.
+func lockID(ls, code string) string {
+	if strings.HasPrefix(ls, "iloq") {
+		return iloqID(code)
+	}
+	return code
+}
+
+// accessID is an access object's id as the driver reports it.
+func accessID(ls, code string) string {
+	if strings.HasPrefix(ls, "iloq") {
+		return iloqID(code)
+	}
+	return "profile:" + code
+}
 
 type region struct {
 	id, name, ls, prefix, ao string // ao: access object prefix in that lock system
@@ -27,6 +62,15 @@ var regions = []region{
 }
 
 func main() {
+	seeds := flag.String("seeds", "", "also write the simulators' seed files into this folder")
+	flag.Parse()
+	if *seeds != "" {
+		if err := writeSeeds(*seeds); err != nil {
+			fmt.Fprintln(os.Stderr, "genestate:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := write(os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "genestate:", err)
 		os.Exit(1)
@@ -70,15 +114,18 @@ func write(w io.Writer) error {
 		for i := 1; i <= r.substations; i++ {
 			for d, door := range []string{"gate", "control room", "relay room", "transformer yard", "battery room", "meter room"} {
 				n++
-				p("  - {lockSystem: %s, vendorId: %s-%s-%02d-%d, name: \"%s substation %02d %s\", asset: %s-sub-%02d}\n", r.ls, r.prefix, strings.ToUpper(r.id[:1]), i, d+1, r.name, i, door, r.id, i)
+				code := fmt.Sprintf("%s-%s-%02d-%d", r.prefix, strings.ToUpper(r.id[:1]), i, d+1)
+				p("  - {lockSystem: %s, vendorId: %s, name: \"%s substation %02d %s (%s)\", asset: %s-sub-%02d}\n", r.ls, lockID(r.ls, code), r.name, i, door, code, r.id, i)
 			}
 		}
 		for i := 1; i <= 3; i++ {
 			n++
-			p("  - {lockSystem: %s, vendorId: %s-%s-CAB-%02d, name: \"%s telecom cabinet %02d\", asset: %s-cab-%02d}\n", r.ls, r.prefix, strings.ToUpper(r.id[:1]), i, r.name, i, r.id, i)
+			code := fmt.Sprintf("%s-%s-CAB-%02d", r.prefix, strings.ToUpper(r.id[:1]), i)
+			p("  - {lockSystem: %s, vendorId: %s, name: \"%s telecom cabinet %02d (%s)\", asset: %s-cab-%02d}\n", r.ls, lockID(r.ls, code), r.name, i, code, r.id, i)
 		}
 	}
-	for dc, ls := range map[string]string{"dc-1": "cliq-south", "dc-2": "protec2-east"} {
+	for _, d := range [][2]string{{"dc-1", "cliq-south"}, {"dc-2", "protec2-east"}} {
+		dc, ls := d[0], d[1]
 		prefix := map[string]string{"cliq-south": "CQ", "protec2-east": "P2"}[ls]
 		for i := 1; i <= 12; i++ {
 			n++
@@ -102,7 +149,7 @@ func write(w io.Writer) error {
 		if strings.HasSuffix(id, "-contractor-day") {
 			p("    schedule:\n      timeZone: Europe/Helsinki\n      windows:\n        - {days: [mon, tue, wed, thu, fri], from: \"07:00\", to: \"18:00\"}\n")
 		}
-		p("    bindings:\n      - {lockSystem: %s, accessObjects: [%s]}\n", ls, objs)
+		p("    bindings:\n      - {lockSystem: %s, accessObjects: [%s]}  # %s\n", ls, accessID(ls, objs), objs)
 	}
 	for _, r := range regions {
 		owner := "grid-ops-" + r.id + "@northgrid.example"
