@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -72,15 +73,20 @@ type Server struct {
 	log    *slog.Logger
 	client *http.Client
 
-	mu     sync.Mutex
-	offset time.Duration
-	down   bool
-	faults []fault
-	st     *state
-	reqs   []simctl.Request
-	hooks  []simctl.Webhook
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	offset  time.Duration
+	down    bool
+	faults  []fault
+	st      *state
+	reqs    []simctl.Request
+	reqSeq  int64
+	hookSeq int64
+	hooks   []simctl.Webhook
+	wg      sync.WaitGroup
 }
+
+// maxLog bounds the request log and the webhook log.
+const maxLog = 200_000
 
 // Compile-time check: the simulator is a simctl.Control.
 var _ simctl.Control = (*Server)(nil)
@@ -311,7 +317,11 @@ func (s *Server) route(rec *statusRecorder, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.reqs = append(s.reqs, simctl.Request{Seq: int64(len(s.reqs) + 1), At: s.now(),
+	s.reqSeq++
+	if len(s.reqs) >= maxLog {
+		s.reqs = slices.Delete(s.reqs, 0, maxLog/2) // a long-running simulator keeps the newest
+	}
+	s.reqs = append(s.reqs, simctl.Request{Seq: s.reqSeq, At: s.now(),
 		Method: r.Method, Path: r.URL.Path, Op: rec.op, Target: rec.target, Changed: rec.changed,
 		Status: rec.status})
 	s.mu.Unlock()

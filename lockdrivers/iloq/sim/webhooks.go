@@ -211,7 +211,11 @@ func (s *Server) recordHook(event string, raw json.RawMessage, now time.Time) {
 	if err != nil {
 		return
 	}
-	seq := int64(len(s.hooks) + 1)
+	s.hookSeq++
+	seq := s.hookSeq
+	if len(s.hooks) >= maxLog {
+		s.hooks = slices.Delete(s.hooks, 0, maxLog/2)
+	}
 	h := http.Header{}
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set(iloqapi.HeaderSignature, iloqapi.Sign(s.opts.WebhookSignKey, body))
@@ -233,6 +237,11 @@ func (s *Server) emitKeyEvent(event string, k *key) {
 func (s *Server) kickWebhooks() {
 	s.mu.Lock()
 	now := s.now()
+	// Payloads are kept for 30 days.
+	s.st.payloads = slices.DeleteFunc(s.st.payloads, func(p *payload) bool {
+		return !p.busy && p.CreatedUtc.Before(now.AddDate(0, 0, -30)) &&
+			(p.State == iloqapi.PayloadSent || p.State == iloqapi.PayloadGivenUp)
+	})
 	var due []*payload
 	for _, p := range s.st.payloads {
 		if !p.busy && (p.State == iloqapi.PayloadCreated || p.State == iloqapi.PayloadFailed) &&
