@@ -22,11 +22,14 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestConformanceHard runs the harder guarantees with the driver in process
+// only: they exercise the driver's idempotency against the simulator, which
+// does not depend on the transport, and TestConformance already covers the
+// subprocess transport (keeping the package's tests quick under -race).
 func TestConformanceHard(t *testing.T) {
 	drivertest.RunHard(t, drivertest.Harness{
-		NewDriver:  cliq.New,
-		StartSim:   cliqtest.StartSim(sim.ProfileCLIQ),
-		Subprocess: drivertest.Reexec(),
+		NewDriver: cliq.New,
+		StartSim:  cliqtest.StartSim(sim.ProfileCLIQ),
 	})
 }
 
