@@ -18,6 +18,8 @@ func startDrivers(ctx context.Context, a *app, s *server) error {
 		Logger:     a.log.With("component", "drivers"),
 		Registerer: s.reg,
 		ConfigDir:  a.cfg.Dir(),
+		// Drivers log at keyward's level.
+		DriverLogLevel: a.cfg.Log.Level,
 	}, a.cfg.Drivers)
 	if err != nil {
 		return err

@@ -18,6 +18,20 @@
 // contract version keyward knows, is refused with a logged reason; the other
 // lock systems and keyward itself keep working.
 //
+// A lock system's driver is declared in keyward's configuration; the host
+// resolves the secret references and hands the values to the driver in
+// Configure:
+//
+//	lock_systems:
+//	  - id: north-padlocks                 # the estate's lock system id
+//	    binary: /usr/lib/keyward/lockdriver-padlock
+//	    sha256: 9f2c…                      # pinned; a mismatch is refused
+//	    timeout: 30s                       # per call
+//	    config: {url: https://padlock.example.com}
+//	    secrets:
+//	      api_token: {file: /run/secrets/padlock-token}
+//	      webhook_secret: {env: PADLOCK_WEBHOOK_SECRET}
+//
 // This is the one package under lockdrivers/ that imports core.
 package host
 

@@ -15,8 +15,10 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 
+	"github.com/keyward/keyward/core/domain"
 	"github.com/keyward/keyward/core/driverport"
 	"github.com/keyward/keyward/core/engine"
+	"github.com/keyward/keyward/core/store"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/lockdrivers/driver"
 )
@@ -166,6 +168,7 @@ func (s *system) supervise(ctx context.Context, first chan struct{}) {
 		case s.syncNow <- struct{}{}:
 		default:
 		}
+		s.checkCapabilities(ctx)
 		why, force := s.watch(ctx, inst)
 		s.setState(StateBackoff, why, nil)
 		s.stop(inst, force || ctx.Err() == nil)
@@ -304,7 +307,9 @@ func (s *system) start(ctx context.Context) (*instance, error) {
 		return fail(fmt.Errorf("connecting to driver %s: %w", bin, err))
 	}
 	inst.d = d
-	cctx, cancel := context.WithTimeout(ctx, s.timeout)
+	// Info and Configure (which may reach the vendor) get the longer of the
+	// start and call timeouts.
+	cctx, cancel := context.WithTimeout(ctx, max(s.timeout, s.h.opts.StartTimeout))
 	defer cancel()
 	info, err := d.Info(cctx)
 	if err != nil {
@@ -324,6 +329,21 @@ func (s *system) start(ctx context.Context) (*instance, error) {
 		return fail(fmt.Errorf("driver %s: Configure: %w", bin, err))
 	}
 	return inst, nil
+}
+
+// checkCapabilities warns when the estate expects what the driver says the
+// lock system cannot do.
+func (s *system) checkCapabilities(ctx context.Context) {
+	s.mu.Lock()
+	caps := s.info.Capabilities
+	s.mu.Unlock()
+	_ = s.h.eng.Store().View(ctx, func(tx store.Tx) error {
+		ls, err := store.Get[domain.LockSystem](ctx, tx, s.id)
+		if err == nil && ls.CanBlock && !caps.LockBlocklist {
+			s.log.Warn("the estate says this lock system can block keys, but its driver has no lock-side blocklist: block operations will fail and escalations need a person")
+		}
+		return nil
+	})
 }
 
 // checkInfo refuses a driver that speaks no contract version keyward knows
