@@ -60,7 +60,6 @@ func (s *Sim) VisitLock(_ context.Context, lockID string) error {
 	if !ok || c.Deleted {
 		return fmt.Errorf("sim: visit cylinder %q: %w", lockID, simctl.ErrNotFound)
 	}
-	var rest []*job
 	for _, j := range c.jobs {
 		if j.State != cwm.JobPending {
 			continue
@@ -77,7 +76,7 @@ func (s *Sim) VisitLock(_ context.Context, lockID string) error {
 		}
 		s.finishJob(j, cwm.JobDone)
 	}
-	c.jobs = rest
+	c.jobs = nil // all executed; cancelled ones need no visit
 	for _, ev := range c.events {
 		if ev.seq <= c.uploaded {
 			continue

@@ -299,7 +299,7 @@ func TestAuditPaging(t *testing.T) {
 		{"last partial page", 2000, 1000, 500, 2000},
 		{"past the end", 2500, 1000, 0, 0},
 		{"small page", 10, 5, 5, 10},
-		{"maxResults above the cap is capped", 0, 5000, 1000, 0},
+		{"maxResults at the cap", 0, 1000, 1000, 0},
 	}
 	all := make([]cwm.AuditTrail, 0, 2500)
 	require.NoError(t, e.c.AllAuditTrails(ctx, start, time.Time{}, 1000, func(p []cwm.AuditTrail) error {
@@ -309,9 +309,7 @@ func TestAuditPaging(t *testing.T) {
 	require.Len(t, all, 2500)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			req := cwm.GetAuditTrailsRequest{}
-			_ = req
-			rows, err := e.c.GetAuditTrails(ctx, start, time.Time{}, tc.first, min(tc.max, cwm.MaxAuditPage))
+			rows, err := e.c.GetAuditTrails(ctx, start, time.Time{}, tc.first, tc.max)
 			require.NoError(t, err)
 			require.Len(t, rows, tc.wantRows)
 			if tc.wantRows > 0 {
@@ -319,4 +317,10 @@ func TestAuditPaging(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the server caps maxResults at 1000", func(t *testing.T) {
+		body := strings.Replace(readFixture(t, "getAuditTrails.request.xml"), "<maxResults>1000<", "<maxResults>5000<", 1)
+		status, resp := rawPost(t, e, cwm.QueryPath, body)
+		require.Equal(t, http.StatusOK, status)
+		assert.Equal(t, 1000, strings.Count(resp, "<auditTrails>"))
+	})
 }
