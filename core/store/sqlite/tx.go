@@ -407,34 +407,57 @@ func (t *tx) LastAudit(ctx context.Context) (store.AuditRow, bool, error) {
 	return rows[0], true, nil
 }
 
-// scanChunk is how many audit rows ScanAudit reads per query. fn runs between
-// queries, never with a cursor open, so it may use the transaction.
-//
-// TODO: read the next chunk while fn works on this one; verifying the chain
-// (hashing in fn) and reading the log now take turns on one core.
+// scanChunk is how many audit rows ScanAudit reads per query. fn runs with no
+// cursor open, so it may use the transaction.
 const scanChunk = 2048
 
-// ScanAudit implements store.Tx.
+// ScanAudit implements store.Tx. It reads the next chunk of rows in a second
+// goroutine while fn works on the current one, so that verifying the chain
+// (hashing in fn) and reading the log share the cores. Both use the one
+// transaction; database/sql serialises their calls on its connection.
 func (t *tx) ScanAudit(ctx context.Context, from int64, fn func(store.AuditRow) error) error {
 	if err := t.check("scan audit", false); err != nil {
 		return err
 	}
-	buf := make([]store.AuditRow, 0, scanChunk)
-	for {
-		rows, err := t.readAudit(ctx, buf[:0], `SELECT `+auditColumns+` FROM audit WHERE seq >= ? ORDER BY seq LIMIT ?`, from, scanChunk)
-		if err != nil {
-			return err
+	type chunk struct {
+		rows []store.AuditRow
+		err  error
+	}
+	chunks := make(chan chunk, 1) // one chunk read ahead
+	stop := make(chan struct{})
+	go func() {
+		defer close(chunks)
+		for {
+			rows, err := t.readAudit(ctx, make([]store.AuditRow, 0, scanChunk),
+				`SELECT `+auditColumns+` FROM audit WHERE seq >= ? ORDER BY seq LIMIT ?`, from, scanChunk)
+			select {
+			case chunks <- chunk{rows, err}:
+			case <-stop:
+				return
+			}
+			if err != nil || len(rows) < scanChunk {
+				return
+			}
+			from = rows[len(rows)-1].Seq + 1
 		}
-		for _, r := range rows {
+	}()
+	defer func() {
+		// The reader must be done with the transaction before ScanAudit returns.
+		close(stop)
+		for range chunks {
+		}
+	}()
+	for c := range chunks {
+		if c.err != nil {
+			return c.err
+		}
+		for _, r := range c.rows {
 			if err := fn(r); err != nil {
 				return err
 			}
 		}
-		if len(rows) < scanChunk {
-			return nil
-		}
-		from = rows[len(rows)-1].Seq + 1
 	}
+	return nil
 }
 
 // FindAudit implements store.Tx.
