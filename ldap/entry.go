@@ -1,7 +1,9 @@
 package ldap
 
 import (
+	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -116,6 +118,11 @@ func normValue(m match, v string) string {
 		return squeezeSpaces(v)
 	case matchBoolean:
 		return strings.ToUpper(strings.TrimSpace(v))
+	case matchInteger:
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n >= 0 {
+			return fmt.Sprintf("%020d", n)
+		}
+		return "\x00invalid:" + v
 	case matchUUID, matchOID:
 		return strings.ToLower(strings.TrimSpace(v))
 	default:

@@ -22,6 +22,7 @@ const (
 	matchOID     // objectIdentifierMatch (names compare case-insensitively)
 	matchBoolean // booleanMatch
 	matchUUID    // UUIDMatch
+	matchInteger // integerMatch / integerOrderingMatch
 	matchNone    // no equality rule: filters on it are Undefined
 )
 
@@ -182,6 +183,17 @@ var attributeTypes = []*attrType{
 	{oid: ka(13), names: []string{"keywardAsset"}, desc: "keyward: protected asset", equality: ciMatch, substr: ciSubstr, syntax: synString},
 	{oid: ka(14), names: []string{"keywardOrigin"}, desc: "keyward: who defined the entitlement (estate or an IGA client)", equality: ciMatch, syntax: synString, single: true},
 	{oid: ka(15), names: []string{"keywardOnline"}, desc: "keyward: TRUE for an online lock", equality: "booleanMatch", syntax: synBoolean, single: true, match: matchBoolean},
+	// The changelog (draft-good-ldap-changelog), with keyward's own OIDs where the
+	// draft defines none.
+	{oid: "2.16.840.1.113730.3.1.5", names: []string{"changeNumber"}, equality: "integerMatch", ordering: "integerOrderingMatch", syntax: synInteger, single: true, match: matchInteger},
+	{oid: "2.16.840.1.113730.3.1.6", names: []string{"targetDN"}, equality: dnMatch, syntax: synDN, single: true, match: matchDN},
+	{oid: "2.16.840.1.113730.3.1.7", names: []string{"changeType"}, equality: ciMatch, syntax: synString, single: true},
+	{oid: "2.16.840.1.113730.3.1.8", names: []string{"changes"}, syntax: "1.3.6.1.4.1.1466.115.121.1.40", single: true, match: matchNone},
+	{oid: "2.16.840.1.113730.3.1.77", names: []string{"changeTime"}, equality: timeMatch, ordering: timeOrder, syntax: synTime, single: true, match: matchTime},
+	{oid: "2.16.840.1.113730.3.1.35", names: []string{"changelog"}, equality: dnMatch, syntax: synDN, usage: dsaOp, match: matchDN},
+	{oid: ka(16), names: []string{"firstChangeNumber"}, desc: "keyward: the oldest changeNumber kept", equality: "integerMatch", syntax: synInteger, single: true, noUserMod: true, usage: dsaOp, match: matchInteger},
+	{oid: ka(17), names: []string{"lastChangeNumber"}, desc: "keyward: the newest changeNumber", equality: "integerMatch", syntax: synInteger, single: true, noUserMod: true, usage: dsaOp, match: matchInteger},
+	{oid: ka(18), names: []string{"targetEntryUUID"}, desc: "keyward: entryUUID of the changed entry", equality: "UUIDMatch", syntax: synUUID, single: true, match: matchUUID},
 }
 
 type objectClass struct {
@@ -233,6 +245,8 @@ var objectClasses = []*objectClass{
 		may: []string{"keywardActive", "keywardContractStatus", "keywardContractEnd", "keywardLocation", "keywardProject", "keywardFunction"}},
 	{oid: kc(2), name: "keywardEntitlement", sup: "top", kind: "AUXILIARY", desc: "keyward: a reviewable unit of physical access",
 		may: []string{"keywardCriticality", "keywardOwner", "keywardBound", "keywardOrigin", "keywardAsset"}},
+	{oid: "2.16.840.1.113730.3.2.1", name: "changeLogEntry", sup: "top", kind: "STRUCTURAL", must: []string{"changeNumber", "targetDN", "changeType"}, may: []string{"changes", "changeTime"}},
+	{oid: kc(4), name: "keywardChange", sup: "top", kind: "AUXILIARY", desc: "keyward: what a changelog entry changed", may: []string{"targetEntryUUID"}},
 	{oid: kc(3), name: "keywardLock", sup: "top", kind: "AUXILIARY", desc: "keyward: a lock (cylinder, door, padlock) in a lock system",
 		may: []string{"keywardLockSystem", "keywardVendor", "keywardVendorLockId", "keywardAsset", "keywardCriticality", "keywardOwner", "keywardOnline"}},
 }
@@ -250,6 +264,7 @@ var ldapSyntaxes = []string{
 	"( 1.3.6.1.4.1.1466.115.121.1.34 DESC 'Name And Optional UID' )",
 	"( 1.3.6.1.4.1.1466.115.121.1.37 DESC 'Object Class Description' )",
 	"( 1.3.6.1.4.1.1466.115.121.1.38 DESC 'OID' )",
+	"( 1.3.6.1.4.1.1466.115.121.1.40 DESC 'Octet String' )",
 	"( 1.3.6.1.4.1.1466.115.121.1.44 DESC 'Printable String' )",
 	"( 1.3.6.1.4.1.1466.115.121.1.50 DESC 'Telephone Number' )",
 	"( 1.3.6.1.4.1.1466.115.121.1.54 DESC 'LDAP Syntax Description' )",
@@ -264,6 +279,8 @@ var matchingRules = []string{
 	"( 2.5.13.4 NAME 'caseIgnoreSubstringsMatch' SYNTAX 1.3.6.1.4.1.1466.115.121.1.58 )",
 	"( 2.5.13.5 NAME 'caseExactMatch' SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 )",
 	"( 2.5.13.13 NAME 'booleanMatch' SYNTAX 1.3.6.1.4.1.1466.115.121.1.7 )",
+	"( 2.5.13.14 NAME 'integerMatch' SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 )",
+	"( 2.5.13.15 NAME 'integerOrderingMatch' SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 )",
 	"( 2.5.13.20 NAME 'telephoneNumberMatch' SYNTAX 1.3.6.1.4.1.1466.115.121.1.50 )",
 	"( 2.5.13.21 NAME 'telephoneNumberSubstringsMatch' SYNTAX 1.3.6.1.4.1.1466.115.121.1.58 )",
 	"( 2.5.13.23 NAME 'uniqueMemberMatch' SYNTAX 1.3.6.1.4.1.1466.115.121.1.34 )",

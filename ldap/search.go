@@ -100,7 +100,7 @@ func (c *conn) search(m *message) {
 	sel := newSelection(req.attrs)
 	// The root DSE and the subschema are readable by anyone.
 	if bnd == "" || bnd == "cn=subschema" {
-		special := c.s.rootDSE
+		special := c.s.rootDSE.Load()
 		if bnd != "" {
 			special = c.s.subschema
 		}
@@ -118,7 +118,7 @@ func (c *conn) search(m *message) {
 		c.result(m.id, tagSearchDone, lerr(resultInsufficientAccessRights, "anonymous clients may read only the root DSE and cn=Subschema; bind as a service account"))
 		return
 	}
-	if !isUnder(bnd, c.s.baseNDN) {
+	if !isUnder(bnd, c.s.baseNDN) && !(c.s.cfg.Changelog && isUnder(bnd, changelogDN)) {
 		c.result(m.id, tagSearchDone, &ldapError{code: resultNoSuchObject, msg: "the base is outside the naming context " + c.s.cfg.BaseDN})
 		return
 	}
@@ -418,10 +418,16 @@ func (c *conn) modify(m *message) {
 
 // buildRootDSE builds the root DSE (RFC 4512 §5.1): everything in it is
 // operational, returned with "+" or by name.
-func (s *server) buildRootDSE() *entry {
+func (s *server) buildRootDSE(first, last string) *entry {
 	b := newEntry("")
 	b.add("objectClass", "top", "extensibleObject")
 	b.add("namingContexts", s.cfg.BaseDN)
+	if s.cfg.Changelog {
+		b.add("namingContexts", changelogDN)
+		b.add("changelog", changelogDN)
+		b.add("firstChangeNumber", first)
+		b.add("lastChangeNumber", last)
+	}
 	b.add("subschemaSubentry", "cn=Subschema")
 	b.add("supportedLDAPVersion", "3")
 	b.add("supportedControl", oidPaging, oidPermissiveModify, oidManageDsaIT)

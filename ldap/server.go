@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
@@ -99,6 +100,11 @@ type Config struct {
 	// RefreshInterval is how often the view looks for changes in the store made
 	// by others (default 1 s). Changes made through the view itself show at once.
 	RefreshInterval time.Duration
+	// Changelog publishes cn=changelog (draft-good-ldap-changelog) for
+	// delete-aware delta syncs, keeping the last ChangelogSize changes (default
+	// 10000).
+	Changelog     bool
+	ChangelogSize int
 	// Logger receives the server's log lines (default: discarded).
 	Logger *slog.Logger
 	// Version is shown as vendorVersion in the root DSE.
@@ -146,6 +152,7 @@ func (c *Config) defaults() error {
 	setDefault(&c.MaxFilterDepth, 64)
 	setDefault(&c.SizeLimit, 1000)
 	setDefault(&c.MaxPageSize, 1000)
+	setDefault(&c.ChangelogSize, 10000)
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 15 * time.Minute
 	}
@@ -184,7 +191,7 @@ type server struct {
 	dit       *dit
 	back      backend
 	baseNDN   string
-	rootDSE   *entry
+	rootDSE   atomic.Pointer[entry]
 	subschema *entry
 	accounts  map[string]Account // by normalised bind DN
 	limiter   *bindLimiter
@@ -218,7 +225,7 @@ func newServer(cfg Config, d *dit, back backend) (*server, error) {
 		s.accounts[normDN(s.accountDN(a.Name))] = a
 	}
 	s.ctx, s.stop = context.WithCancel(context.Background())
-	s.rootDSE = s.buildRootDSE()
+	s.rootDSE.Store(s.buildRootDSE("0", "0"))
 	s.subschema = buildSubschema(time.Now())
 	return s, nil
 }

@@ -44,6 +44,7 @@ func NewServer(eng *engine.Engine, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	v.onChangelog = func(first, last string) { srv.rootDSE.Store(srv.buildRootDSE(first, last)) }
 	return &Server{v: v, srv: srv}, nil
 }
 
@@ -153,6 +154,9 @@ type view struct {
 	idByNDN  map[string]string // person ndn → identity id
 	entByNDN map[string]string // group ndn → entitlement id
 	started  time.Time
+
+	changes     []int64 // changeNumbers in cn=changelog, oldest first
+	onChangelog func(first, last string)
 }
 
 func newView(eng *engine.Engine, cfg Config) *view {
@@ -181,6 +185,7 @@ func (v *view) reset() {
 	v.lockByDN = map[string]string{}
 	v.idByNDN = map[string]string{}
 	v.entByNDN = map[string]string{}
+	v.changes = nil
 }
 
 // load reads everything and builds the whole tree.
@@ -189,6 +194,7 @@ func (v *view) load(ctx context.Context) error {
 	defer v.mu.Unlock()
 	v.reset()
 	v.started = time.Now().UTC()
+	var recent []*domain.AuditEvent
 	err := v.st.View(ctx, func(tx store.Tx) error {
 		last, ok, err := tx.LastAudit(ctx)
 		if err != nil {
@@ -196,6 +202,19 @@ func (v *view) load(ctx context.Context) error {
 		}
 		if ok {
 			v.lastSeq = last.Seq
+		}
+		if v.cfg.Changelog && v.lastSeq > 0 {
+			from := max(1, v.lastSeq-int64(v.cfg.ChangelogSize)+1)
+			err := tx.ScanAudit(ctx, from, func(r store.AuditRow) error {
+				ev, err := audit.Decode(r)
+				if err == nil && r.Seq <= v.lastSeq {
+					recent = append(recent, ev)
+				}
+				return err
+			})
+			if err != nil {
+				return err
+			}
 		}
 		ids, err := store.All[domain.Identity](ctx, tx, nil)
 		if err != nil {
@@ -237,6 +256,10 @@ func (v *view) load(ctx context.Context) error {
 	}
 	for id := range v.locks {
 		v.buildLock(id)
+	}
+	if v.cfg.Changelog {
+		d.put(v.changelogContainer())
+		v.recordChanges(recent)
 	}
 	return nil
 }
@@ -318,6 +341,7 @@ func (v *view) refresh(ctx context.Context) error {
 	defer v.mu.Unlock()
 	ch := newChanges()
 	var last int64
+	var events []*domain.AuditEvent
 	err := v.st.View(ctx, func(tx store.Tx) error {
 		row, ok, err := tx.LastAudit(ctx)
 		if err != nil || !ok || row.Seq <= v.lastSeq {
@@ -333,12 +357,13 @@ func (v *view) refresh(ctx context.Context) error {
 				return err
 			}
 			ch.note(ev)
+			events = append(events, ev)
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		return v.reload(ctx, tx, ch)
+		return v.reload(ctx, tx, ch, events)
 	})
 	if err != nil || last == 0 {
 		return err
@@ -365,7 +390,7 @@ func (ch changes) note(ev *domain.AuditEvent) {
 }
 
 // reload re-reads what changed and rebuilds the affected entries.
-func (v *view) reload(ctx context.Context, tx store.Tx, ch changes) error {
+func (v *view) reload(ctx context.Context, tx store.Tx, ch changes, events []*domain.AuditEvent) error {
 	now := time.Now().UTC()
 	people, groups, lockSet := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for id := range ch.identities {
@@ -439,6 +464,7 @@ func (v *view) reload(ctx context.Context, tx store.Tx, ch changes) error {
 	for id := range lockSet {
 		v.buildLock(id)
 	}
+	v.recordChanges(events)
 	return nil
 }
 
