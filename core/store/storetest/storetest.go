@@ -6,6 +6,25 @@
 //
 // Every subtest gets its own store. The suite only uses the store package's
 // interface, so the SQLite and the PostgreSQL stores run exactly the same checks.
+//
+// What the suite pins down beyond the interface's comments, for implementers:
+//   - ids sort bytewise (PostgreSQL: text columns in the "C" collation);
+//   - Modified moves forward on every replace, even when the clock does not
+//     (one tick of a nanosecond is enough), and times come back in UTC with the
+//     nanoseconds they were stored with;
+//   - a Put or Delete with expect > 0 on a missing record is ErrNotFound, a
+//     Delete with expect 0 on an existing one ErrConflict, an expect below
+//     AnyVersion ErrInvalid;
+//   - attribute values are a set: a value given twice is stored once;
+//   - case-insensitive matching compares strings.ToLower of both sides, and the
+//     substring operators treat every character of the value literally (no
+//     wildcards: %, _, *, ?, [ and \ match themselves);
+//   - ScanAudit's fn may use the transaction (read in chunks, never call fn with
+//     a cursor open on the same connection);
+//   - AppendAudit with any seq but last+1 is ErrConflict, and LastAudit sees the
+//     rows appended earlier in the same transaction;
+//   - writes in a View fail with store.ErrReadOnly, and a Tx used after its
+//     transaction ended fails instead of panicking.
 package storetest
 
 import (
