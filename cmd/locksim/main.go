@@ -42,7 +42,7 @@ type Sim struct {
 }
 
 type options struct {
-	seeds, certs, info, only, clockStart string
+	seeds, certs, info, only, clockStart           string
 	iloqAddr, cliqAddr, cliqAdmin, p2Addr, p2Admin string
 }
 
@@ -142,7 +142,7 @@ func run(args []string, out, errOut io.Writer) error {
 	}
 	for _, c := range []struct {
 		name, addr, admin, seed string
-		profile               cliqsim.Profile
+		profile                 cliqsim.Profile
 	}{
 		{"cliq", o.cliqAddr, o.cliqAdmin, "cliq-south.yaml", cliqsim.ProfileCLIQ},
 		{"protec2", o.p2Addr, o.p2Admin, "protec2-east.yaml", cliqsim.ProfilePROTEC2},

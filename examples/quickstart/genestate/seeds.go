@@ -13,7 +13,8 @@ import (
 	iloqsim "github.com/keyward/keyward/lockdrivers/iloq/sim"
 )
 
-// simLock is one lock of a lock system: its readable code and name.
+// simLock is one lock of a lock system: its readable code and its name, the
+// same as in the estate (inventory sync and the estate agree on it).
 type simLock struct{ code, name string }
 
 // simSystem is what a simulator holds of the estate: locks, and the access
@@ -57,7 +58,7 @@ func systems() []*simSystem {
 		for i := 1; i <= r.substations; i++ {
 			for d, door := range doors {
 				code := fmt.Sprintf("%s-%s-%02d-%d", r.prefix, u, i, d+1)
-				s.locks = append(s.locks, simLock{code, fmt.Sprintf("%s substation %02d %s", r.name, i, door)})
+				s.locks = append(s.locks, simLock{code, fmt.Sprintf("%s substation %02d %s (%s)", r.name, i, door, code)})
 				s.opens[ao("ALL")] = append(s.opens[ao("ALL")], code)
 				switch {
 				case i <= 3:
@@ -75,7 +76,7 @@ func systems() []*simSystem {
 		}
 		for i := 1; i <= 3; i++ {
 			code := fmt.Sprintf("%s-%s-CAB-%02d", r.prefix, u, i)
-			s.locks = append(s.locks, simLock{code, fmt.Sprintf("%s telecom cabinet %02d", r.name, i)})
+			s.locks = append(s.locks, simLock{code, fmt.Sprintf("%s telecom cabinet %02d (%s)", r.name, i, code)})
 			s.opens[ao("CAB")] = append(s.opens[ao("CAB")], code)
 			s.opens[ao("ALL")] = append(s.opens[ao("ALL")], code)
 		}
@@ -161,7 +162,7 @@ func iloqSeed(s *simSystem) iloqsim.Seed {
 				}
 			}
 		}
-		sd.Locks = append(sd.Locks, iloqsim.SeedLock{ID: iloqID(l.code), Description: l.name + " (" + l.code + ")", LocationCode: l.code, AccessRights: acc})
+		sd.Locks = append(sd.Locks, iloqsim.SeedLock{ID: iloqID(l.code), Description: l.name, LocationCode: l.code, AccessRights: acc})
 	}
 	for i := 0; i < holders; i++ {
 		no := firstHolder + i
