@@ -114,7 +114,9 @@ func ldifOf(v *view, w io.Writer) {
 func slapdSchema() string {
 	var b strings.Builder
 	for _, a := range attributeTypes {
-		if strings.HasPrefix(a.oid, OIDArc) {
+		// slapd defines operational attributes itself; the view's are for its
+		// root DSE only.
+		if strings.HasPrefix(a.oid, OIDArc) && a.usage == "" {
 			fmt.Fprintf(&b, "attributetype %s\n", a)
 		}
 	}

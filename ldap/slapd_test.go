@@ -107,3 +107,16 @@ func (s *slapd) add(t testing.TB, c *goldap.Conn, dn string, attrs map[string][]
 	}
 	require.NoError(t, c.Add(r), dn)
 }
+
+// keyward's own schema, as the view publishes it, is valid OpenLDAP schema.
+func TestSchemaLoadsInSlapd(t *testing.T) {
+	slaptest := needTool(t, "slaptest")
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "keyward.schema"), []byte(slapdSchema()), 0o600))
+	conf := "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n" +
+		"include /etc/ldap/schema/inetorgperson.schema\ninclude " + filepath.Join(dir, "keyward.schema") + "\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "slapd.conf"), []byte(conf), 0o600))
+	out, err := exec.Command(slaptest, "-u", "-f", filepath.Join(dir, "slapd.conf")).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, slapdSchema(), "NAME 'keywardPerson'")
+}
