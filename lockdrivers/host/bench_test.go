@@ -62,7 +62,7 @@ func BenchmarkUnary(b *testing.B) {
 	b.Run("host-subprocess-automtls", func(b *testing.B) {
 		w := benchWorld(b)
 		w.startSim("padlock", nil)
-		w.startHost(host.Options{DriverEnv: []string{roleEnv + "=" + roleDriverEcho}, ObserveInterval: time.Hour}, w.decl("padlock", selfBin, selfSum))
+		w.startHost(host.Options{DriverEnv: []string{roleEnv + "=" + roleDriverEcho}, ObserveInterval: -1}, w.decl("padlock", selfBin, selfSum))
 		d, ok := w.h.Driver("padlock")
 		require.True(b, ok)
 		req := driverport.SetKeyAccess{LockSystemID: "padlock", KeyVendorID: "cr-2", IdempotencyKey: "bench", Access: domain.KeyAccess{AccessObjects: []string{"grp-north"}}}
@@ -90,7 +90,7 @@ func BenchmarkUnary(b *testing.B) {
 func BenchmarkSetKeyAccessPadlock(b *testing.B) {
 	w := benchWorld(b)
 	w.startSim("padlock", nil)
-	w.startHost(host.Options{ObserveInterval: time.Hour}, w.decl("padlock", padlockBin, padlockSum))
+	w.startHost(host.Options{ObserveInterval: -1}, w.decl("padlock", padlockBin, padlockSum))
 	d, ok := w.h.Driver("padlock")
 	require.True(b, ok)
 	req := driverport.SetKeyAccess{LockSystemID: "padlock", KeyVendorID: "cr-2", IdempotencyKey: "bench", Access: domain.KeyAccess{AccessObjects: []string{"grp-north"}}}
@@ -109,7 +109,7 @@ func BenchmarkDriverStart(b *testing.B) {
 	ds := make([]time.Duration, 0, b.N)
 	for range b.N {
 		b.StopTimer()
-		h, err := host.New(host.Options{Engine: w.eng, ObserveInterval: time.Hour, InventoryInterval: time.Hour}, []config.Driver{decl})
+		h, err := host.New(host.Options{Engine: w.eng, ObserveInterval: -1, InventoryInterval: time.Hour}, []config.Driver{decl})
 		require.NoError(b, err)
 		b.StartTimer()
 		t0 := time.Now()
@@ -130,7 +130,7 @@ func BenchmarkObserve(b *testing.B) {
 	const batch = 10_000
 	w := benchWorld(b)
 	w.startSim("padlock", nil)
-	w.startHost(host.Options{DriverEnv: []string{roleEnv + "=" + roleDriverEcho}, ObserveInterval: time.Hour, ChangesLimit: batch},
+	w.startHost(host.Options{DriverEnv: []string{roleEnv + "=" + roleDriverEcho}, ObserveInterval: -1, ChangesLimit: batch},
 		w.decl("padlock", selfBin, selfSum))
 	b.ResetTimer()
 	t0 := time.Now()

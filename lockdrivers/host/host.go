@@ -80,7 +80,8 @@ type Options struct {
 	// also synced whenever a driver (re)starts.
 	InventoryInterval time.Duration
 	// ObserveInterval is how often the change stream is read once caught up
-	// (default 2s).
+	// (default 2s). A negative interval runs no background observer: the
+	// caller reads the stream with Observe.
 	ObserveInterval time.Duration
 	// ChangesLimit is the most changes read in one call (default 1000).
 	ChangesLimit int
@@ -113,7 +114,9 @@ func (o *Options) defaults() {
 	def(&o.RestartMax, 30*time.Second)
 	def(&o.StableAfter, 30*time.Second)
 	def(&o.InventoryInterval, 15*time.Minute)
-	def(&o.ObserveInterval, 2*time.Second)
+	if o.ObserveInterval == 0 {
+		o.ObserveInterval = 2 * time.Second
+	}
 	def(&o.HealthInterval, 30*time.Second)
 	def(&o.StartWait, 15*time.Second)
 	if o.ChangesLimit <= 0 {
@@ -219,7 +222,9 @@ func (h *Host) Start(ctx context.Context) {
 		firsts = append(firsts, first)
 		h.goRun(func() { s.supervise(ctx, first) })
 		h.goRun(func() { s.runInventory(ctx) })
-		h.goRun(func() { s.runObserver(ctx) })
+		if h.opts.ObserveInterval > 0 {
+			h.goRun(func() { s.runObserver(ctx) })
+		}
 		h.goRun(func() { s.runHealth(ctx) })
 	}
 	wait := time.NewTimer(h.opts.StartWait)

@@ -91,7 +91,7 @@ func alive(pid int) bool {
 func TestWebhooks(t *testing.T) {
 	w := newWorld(t)
 	srv := w.startSim("padlock", nil)
-	h := w.startHost(host.Options{ObserveInterval: time.Hour}, w.decl("padlock", padlockBin, padlockSum))
+	h := w.startHost(host.Options{ObserveInterval: -1}, w.decl("padlock", padlockBin, padlockSum))
 	_, err := h.SyncInventory(w.ctx, "padlock")
 	require.NoError(t, err)
 	mux := http.NewServeMux()
@@ -197,7 +197,7 @@ func TestMalformedDriverDataRejected(t *testing.T) {
 		t.Run(tc.bad, func(t *testing.T) {
 			w := newWorld(t)
 			w.startSim("bad", nil)
-			h := w.startHost(host.Options{DriverEnv: []string{roleEnv + "=" + roleDriverBad, badEnv + "=" + tc.bad}, ObserveInterval: time.Hour},
+			h := w.startHost(host.Options{DriverEnv: []string{roleEnv + "=" + roleDriverBad, badEnv + "=" + tc.bad}, ObserveInterval: -1},
 				w.decl("bad", selfBin, selfSum))
 			require.Equal(t, host.StateRunning, w.status("bad").State, w.status("bad").Reason)
 			tc.run(t, w, h)

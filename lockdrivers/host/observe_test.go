@@ -17,7 +17,7 @@ import (
 func TestInventorySyncOnStart(t *testing.T) {
 	w := newWorld(t)
 	w.startSim("padlock", nil)
-	w.startHost(host.Options{ObserveInterval: time.Hour}, w.decl("padlock", padlockBin, padlockSum))
+	w.startHost(host.Options{ObserveInterval: -1}, w.decl("padlock", padlockBin, padlockSum))
 	w.waitFor("inventory sync at start", 10*time.Second, func() bool {
 		return len(all[domain.Key](w, store.Eqf("lockSystemId", "padlock"))) == 5
 	})
@@ -49,7 +49,7 @@ func TestInventorySyncOnStart(t *testing.T) {
 func TestObserverFollowsChangesFromPersistedCursor(t *testing.T) {
 	w := newWorld(t)
 	srv := w.startSim("padlock", nil)
-	opts := host.Options{ObserveInterval: time.Hour}
+	opts := host.Options{ObserveInterval: -1}
 	h := w.startHost(opts, w.decl("padlock", padlockBin, padlockSum))
 	_, err := h.SyncInventory(w.ctx, "padlock")
 	require.NoError(t, err)

@@ -50,6 +50,8 @@ func (h *Host) Observe(ctx context.Context, lockSystemID string) (int, error) {
 }
 
 func (s *system) observeOnce(ctx context.Context) (int, error) {
+	s.observing.Lock()
+	defer s.observing.Unlock()
 	cursor, err := s.loadCursor(ctx)
 	if err != nil {
 		return 0, err

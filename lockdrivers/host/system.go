@@ -39,6 +39,9 @@ type system struct {
 	restart chan restartReq
 	// syncNow asks for an inventory sync.
 	syncNow chan struct{}
+	// observing serialises reads of the change stream, so that two readers
+	// never race on the cursor.
+	observing sync.Mutex
 
 	mu       sync.Mutex
 	state    State
