@@ -212,6 +212,7 @@ func BenchmarkList100kIdentities(b *testing.B) {
 		{"emails eq folded", store.Query{Filter: store.Compare{Attr: "emails.value", Op: store.Eq, Value: "User054321@Example.com"}, Limit: 10}, 1},
 		{"userName sw page", store.Query{Filter: store.Compare{Attr: "userName", Op: store.Sw, Value: "user0543", CaseExact: true}, Limit: 100}, 100},
 		{"externalId eq and active", store.Query{Filter: store.And{store.Eqf("externalId", "ext-054321"), store.Eqf("active", "true")}, Limit: 10}, 1},
+		{"active and department, page of 100", store.Query{Filter: store.And{store.Eqf("active", "true"), store.Eqf("department", "Department 3")}, Limit: 100}, benchIdentities / 10},
 		{"first page of 100, total of all", store.Query{Limit: 100}, benchIdentities},
 		{"department count only", store.Query{Filter: store.Eqf("department", "Department 3"), Limit: 0}, benchIdentities / 10},
 	}

@@ -90,14 +90,15 @@ func TestDriverIsTheMostSelective(t *testing.T) {
 	s := openTest(t)
 	require.NoError(t, s.Update(t.Context(), func(stx store.Tx) error {
 		for i := range 300 {
-			id := &domain.Identity{Meta: domain.Meta{ID: fmt.Sprintf("u%03d", i)}, UserName: fmt.Sprintf("user%d", i), Active: true, ExternalID: fmt.Sprintf("x%d", i)}
+			id := &domain.Identity{Meta: domain.Meta{ID: fmt.Sprintf("u%03d", i)}, UserName: fmt.Sprintf("user%d", i), Active: true, ExternalID: fmt.Sprintf("x%d", i),
+				Department: fmt.Sprintf("d%d", i%3)}
 			if err := store.Put(t.Context(), stx, id, 0); err != nil {
 				return err
 			}
 		}
 		return nil
 	}))
-	active, ext := store.Eqf("active", "true"), store.Eqf("externalId", "x7")
+	active, ext, dept := store.Eqf("active", "true"), store.Eqf("externalId", "x7"), store.Eqf("department", "d1")
 	require.NoError(t, s.View(t.Context(), func(stx store.Tx) error {
 		b := builder{kind: string(domain.KindIdentity)}
 		for _, tc := range []struct {
@@ -108,6 +109,9 @@ func TestDriverIsTheMostSelective(t *testing.T) {
 			{[]store.Expr{ext, active}, 0},
 			{[]store.Expr{active, store.Not{X: ext}}, 0},
 			{[]store.Expr{store.Not{X: ext}}, -1},
+			// 300 and 100 matches: both beyond the first probe, told apart by the second.
+			{[]store.Expr{active, dept}, 1},
+			{[]store.Expr{dept, active}, 0},
 		} {
 			got, err := stx.(*tx).pickDriver(t.Context(), &b, tc.parts)
 			require.NoError(t, err)

@@ -138,8 +138,9 @@ func (t *tx) listWhere(ctx context.Context, kind domain.Kind, filter store.Expr)
 	return plan, b.err
 }
 
-// driverProbe bounds the count that compares candidate drivers.
-const driverProbe = 64
+// driverProbes bound the counts that compare candidate drivers: a first, cheap
+// round, and a wider one when every candidate reached the first bound.
+var driverProbes = []int{64, 4096}
 
 // pickDriver returns the index of the part to drive the query with, -1 for none.
 func (t *tx) pickDriver(ctx context.Context, b *builder, parts []store.Expr) (int, error) {
@@ -155,19 +156,25 @@ func (t *tx) pickDriver(ctx context.Context, b *builder, parts []store.Expr) (in
 	case 1:
 		return candidates[0], nil
 	}
-	best, bestN := -1, driverProbe+1
-	for _, i := range candidates {
-		set := b.set(parts[i])
-		var n int
-		err := t.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+set.sql+` LIMIT `+itoa(driverProbe)+`)`, set.args...).Scan(&n)
-		if err != nil {
-			return -1, t.s.fail(ctx, "list: estimate a filter's matches", err)
+	best := candidates[0]
+	for _, limit := range driverProbes {
+		bestN := limit + 1
+		for _, i := range candidates {
+			set := b.set(parts[i])
+			var n int
+			err := t.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+set.sql+` LIMIT `+itoa(limit)+`)`, set.args...).Scan(&n)
+			if err != nil {
+				return -1, t.s.fail(ctx, "list: estimate a filter's matches", err)
+			}
+			if n < bestN {
+				best, bestN = i, n
+			}
+			if n == 0 {
+				return best, nil
+			}
 		}
-		if n < bestN {
-			best, bestN = i, n
-		}
-		if n == 0 {
-			break
+		if bestN < limit {
+			return best, nil
 		}
 	}
 	return best, nil
