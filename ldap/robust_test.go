@@ -196,12 +196,13 @@ func TestBadInput(t *testing.T) {
 		assert.Equal(t, int64(resultConfidentialityRequired), code)
 	})
 	t.Run("handler panic ends one request", func(t *testing.T) {
-		testHookSearch = func(base string) {
+		hook := func(base string) {
 			if base == "cn=panic" {
 				panic("test panic")
 			}
 		}
-		defer func() { testHookSearch = nil }()
+		testHookSearch.Store(&hook)
+		defer testHookSearch.Store(nil)
 		r := dialRaw(t, s.srv.Addr())
 		r.send(msg(1, searchOp("cn=panic", presentObjectClass), nil))
 		id, tag, code, _ := r.read()

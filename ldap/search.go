@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -60,7 +61,7 @@ func (s *selection) attributes(e *entry, dst []*attribute) []*attribute {
 }
 
 // testHookSearch, when set by a test, runs at the start of every search.
-var testHookSearch func(base string)
+var testHookSearch atomic.Pointer[func(base string)]
 
 // cursor is the state of a paged search between pages, bound to its connection.
 type cursor struct {
@@ -89,8 +90,8 @@ func (c *conn) search(m *message) {
 		c.result(m.id, tagSearchDone, lerr(resultProtocolError, "%v", err))
 		return
 	}
-	if testHookSearch != nil {
-		testHookSearch(req.base)
+	if hook := testHookSearch.Load(); hook != nil {
+		(*hook)(req.base)
 	}
 	bnd := c.normBase(req.base)
 	if strings.HasPrefix(bnd, "\x00") {

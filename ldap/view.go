@@ -339,6 +339,9 @@ func newChanges() changes {
 func (v *view) refresh(ctx context.Context) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if v.identities == nil {
+		return errors.New("ldap: the view is not loaded; call Start first")
+	}
 	ch := newChanges()
 	var last int64
 	var events []*domain.AuditEvent
