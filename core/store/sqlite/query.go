@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"math"
 	"strconv"
 	"strings"
 
@@ -139,8 +140,10 @@ func (t *tx) listWhere(ctx context.Context, kind domain.Kind, filter store.Expr)
 }
 
 // driverProbes bound the counts that compare candidate drivers: a first, cheap
-// round, and a wider one when every candidate reached the first bound.
-var driverProbes = []int{64, 4096}
+// round, a wider one when every candidate reached the first bound, and a full
+// count (0) when they are still tied: counting index entries costs far less
+// than driving the query with the larger set.
+var driverProbes = []int{64, 4096, 0}
 
 // pickDriver returns the index of the part to drive the query with, -1 for none.
 func (t *tx) pickDriver(ctx context.Context, b *builder, parts []store.Expr) (int, error) {
@@ -158,11 +161,14 @@ func (t *tx) pickDriver(ctx context.Context, b *builder, parts []store.Expr) (in
 	}
 	best := candidates[0]
 	for _, limit := range driverProbes {
-		bestN := limit + 1
+		bestN, bound := limit+1, ` LIMIT `+itoa(limit)
+		if limit == 0 {
+			bestN, bound = math.MaxInt, ""
+		}
 		for _, i := range candidates {
 			set := b.set(parts[i])
 			var n int
-			err := t.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+set.sql+` LIMIT `+itoa(limit)+`)`, set.args...).Scan(&n)
+			err := t.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+set.sql+bound+`)`, set.args...).Scan(&n)
 			if err != nil {
 				return -1, t.s.fail(ctx, "list: estimate a filter's matches", err)
 			}
@@ -173,7 +179,7 @@ func (t *tx) pickDriver(ctx context.Context, b *builder, parts []store.Expr) (in
 				return best, nil
 			}
 		}
-		if bestN < limit {
+		if bestN < limit || limit == 0 {
 			return best, nil
 		}
 	}
