@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -24,9 +25,11 @@ import (
 //
 // A cursor names a position in arrival order: the arrival time, how many
 // rows with exactly that time came before, and how many changes of the next
-// row were handed out. The vendor answers rows of equal arrival time in a
-// stable order, and rows arrive with the server's clock, so nothing can be
-// inserted before a cursor.
+// row were handed out. Rows arrive with the server's clock, so nothing can
+// be inserted before a cursor; the vendor is assumed to answer rows of equal
+// arrival time in a stable order. A capped answer (2000 rows, TotalCount
+// more) is not trusted to hold the earliest rows: the window is narrowed in
+// proportion until everything in it fits, then widened again.
 
 type cursor struct {
 	at   time.Time
@@ -80,25 +83,41 @@ func (d *Driver) Changes(ctx context.Context, req driver.ChangesRequest, yield f
 	if err := c.Ensure(ctx); err != nil {
 		return err
 	}
-	end := c.ServerNow().Add(time.Hour)
+	hardEnd := c.ServerNow().Add(time.Hour)
 	handed := 0
+	from, window := cur.at, hardEnd.Sub(cur.at)
 	for {
-		res, err := c.LockLogsByArrival(ctx, cur.at, end)
+		end := from.Add(window)
+		if end.After(hardEnd) {
+			end = hardEnd
+		}
+		res, err := c.LockLogsByArrival(ctx, from, end)
 		if err != nil {
 			return err
 		}
 		rows := res.LockLogs
+		truncated := res.TotalCount > len(rows)
+		// Rows in arrival order; the vendor's order is kept among equals.
+		sort.SliceStable(rows, func(i, j int) bool { return rows[i].TimestampUtc.Before(rows[j].TimestampUtc.Time) })
+		if truncated && end.Sub(from) > minWindow {
+			// Narrow the window (the vendor's advice for a capped answer) to
+			// where the rows we got say about 80% of a full answer lies, and
+			// ask again; the rows need not be the earliest ones.
+			idx := int(0.8 * float64(len(rows)) * float64(len(rows)) / float64(res.TotalCount))
+			window = minWindow
+			if idx > 0 && idx < len(rows) && rows[idx].TimestampUtc.After(from) {
+				window = rows[idx].TimestampUtc.Sub(from)
+			}
+			continue
+		}
 		i := 0
 		for i < len(rows) && rows[i].TimestampUtc.Equal(cur.at) && i < cur.rows {
 			i++
 		}
-		if i >= len(rows) {
-			if res.TotalCount > len(rows) {
-				// TODO: more than 2000 log rows with one arrival instant cannot be
-				// paged by time; the stream stops there until the vendor offers paging.
-				return driver.Errorf(driver.KindUnknown, op, "more than %d lock-log rows arrived at %s", len(rows), cur.at)
-			}
-			return nil
+		if truncated && i >= len(rows) {
+			// TODO: more than 2000 log rows within one millisecond of arrival
+			// cannot be paged by time; the stream stops there.
+			return driver.Errorf(driver.KindUnknown, op, "more than %d lock-log rows arrived at %s", len(rows), cur.at)
 		}
 		for ; i < len(rows); i++ {
 			row := rows[i]
@@ -125,13 +144,25 @@ func (d *Driver) Changes(ctx context.Context, req driver.ChangesRequest, yield f
 			}
 			cur.rows, cur.sub = cur.rows+1, 0
 		}
-		if res.TotalCount <= len(rows) {
+		switch {
+		case truncated:
+			// A capped answer in the smallest window: go on from the last row.
+			from = cur.at
+		case !end.Before(hardEnd):
 			return nil
+		default:
+			// Widen towards about 1500 rows per answer.
+			grow := 2.0
+			if len(rows) > 0 {
+				grow = min(2, 1500/float64(len(rows)))
+			}
+			from, window = end, max(minWindow, time.Duration(float64(window)*grow))
 		}
-		// The answer was capped at 2000 rows: narrow the window to start at
-		// the last row read and continue.
 	}
 }
+
+// minWindow is the narrowest lock-log query window.
+const minWindow = time.Millisecond
 
 // changeReader turns lock-log rows into changes, caching what it reads.
 type changeReader struct {

@@ -40,7 +40,12 @@ func (s *Server) lockLogsByTimestamp(c *call) (any, *apiError) {
 	}
 	out := iloqapi.GetLockLogDataResult{StartDateUtc: p.StartDateUtc, EndDateUtc: p.EndDateUtc,
 		LockLogs: make([]iloqapi.LockLogData, 0, min(hi-lo, MaxLogRows)), TotalCount: hi - lo}
-	for _, row := range s.st.logs[lo:min(hi, lo+MaxLogRows)] {
+	rows := s.st.logs[lo:hi]
+	if s.opts.LogsByGoingDate {
+		rows = slices.Clone(rows)
+		sort.SliceStable(rows, func(i, j int) bool { return rows[i].GoingDate.Before(rows[j].GoingDate.Time) })
+	}
+	for _, row := range rows[:min(len(rows), MaxLogRows)] {
 		out.LockLogs = append(out.LockLogs, row.LockLogData)
 	}
 	return out, nil

@@ -57,6 +57,10 @@ type Options struct {
 	WebhookClient *http.Client
 	// Logger receives the simulator's own log lines (default: discard).
 	Logger *slog.Logger
+	// LogsByGoingDate makes GetLockLogDataByTimestamp order (and cap) its
+	// rows by access time instead of arrival time: the docs leave the order
+	// open, and a client must not rely on it.
+	LogsByGoingDate bool
 	// WebhookSignKey is the SignKey of the implicit keyward subscription
 	// whose deliveries Webhooks returns (default DefaultWebhookSignKey).
 	WebhookSignKey string
