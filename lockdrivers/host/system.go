@@ -34,9 +34,6 @@ type system struct {
 	// writes serialises the calls that change the lock system (and
 	// Configure): vendors want one writer.
 	writes chan struct{}
-	// restart asks the supervisor to kill the current instance and start a
-	// new one.
-	restart chan restartReq
 	// syncNow asks for an inventory sync.
 	syncNow chan struct{}
 	// observing serialises reads of the change stream, so that two readers
@@ -60,11 +57,13 @@ type instance struct {
 	pid     int
 	started time.Time
 	exited  chan struct{} // closed when the process is gone
+	// restart asks the supervisor to replace this instance; one request is
+	// enough.
+	restart chan restartReq
 }
 
 type restartReq struct {
-	inst *instance
-	why  string
+	why string
 	// force kills the process at once (a hung driver) instead of asking it
 	// to stop.
 	force bool
@@ -78,7 +77,7 @@ func (r *refusal) Error() string { return r.reason }
 func newSystem(h *Host, d config.Driver, timeout time.Duration) *system {
 	s := &system{
 		h: h, id: d.ID, decl: d, timeout: timeout, log: h.log.With("lock_system", d.ID),
-		writes: make(chan struct{}, 1), restart: make(chan restartReq, 1), syncNow: make(chan struct{}, 1),
+		writes: make(chan struct{}, 1), syncNow: make(chan struct{}, 1),
 		state: StateStarting, health: "unknown", running: make(chan struct{}),
 	}
 	h.metrics.setState(d.ID, StateStarting)
@@ -101,6 +100,11 @@ func (s *system) whenRunning() <-chan struct{} {
 
 func (s *system) setState(st State, reason string, inst *instance) {
 	s.mu.Lock()
+	s.setStateLocked(st, reason, inst)
+	s.mu.Unlock()
+}
+
+func (s *system) setStateLocked(st State, reason string, inst *instance) {
 	prev := s.state
 	s.state, s.reason, s.inst = st, reason, inst
 	if st == StateRunning && prev != StateRunning {
@@ -108,7 +112,6 @@ func (s *system) setState(st State, reason string, inst *instance) {
 	} else if st != StateRunning && prev == StateRunning {
 		s.running = make(chan struct{})
 	}
-	s.mu.Unlock()
 	s.h.metrics.setState(s.id, st)
 }
 
@@ -212,10 +215,7 @@ func (s *system) watch(ctx context.Context, inst *instance) (why string, force b
 			return "keyward is stopping", false
 		case <-inst.exited:
 			return "driver process exited", false
-		case r := <-s.restart:
-			if r.inst != inst {
-				continue // about an instance already replaced
-			}
+		case r := <-inst.restart:
 			return r.why, r.force
 		}
 	}
@@ -224,8 +224,8 @@ func (s *system) watch(ctx context.Context, inst *instance) (why string, force b
 // requestRestart asks the supervisor to replace inst.
 func (s *system) requestRestart(inst *instance, why string, force bool) {
 	select {
-	case s.restart <- restartReq{inst: inst, why: why, force: force}:
-	default:
+	case inst.restart <- restartReq{why: why, force: force}:
+	default: // a restart of this instance is already asked for
 	}
 }
 
@@ -280,7 +280,7 @@ func (s *system) start(ctx context.Context) (*instance, error) {
 	}
 	began := time.Now()
 	pc := plugin.NewClient(pcfg)
-	inst := &instance{pc: pc, started: began, exited: make(chan struct{})}
+	inst := &instance{pc: pc, started: began, exited: make(chan struct{}), restart: make(chan restartReq, 1)}
 	fail := func(err error) (*instance, error) {
 		pc.Kill()
 		return nil, err
@@ -462,9 +462,11 @@ func (s *system) crashed(inst *instance, err error) bool {
 // detach takes a dead instance out of service at once, so that no further
 // call is sent to it while the supervisor starts a new one.
 func (s *system) detach(inst *instance, why string) {
-	if s.current() == inst {
-		s.setState(StateBackoff, why, nil)
+	s.mu.Lock()
+	if s.inst == inst {
+		s.setStateLocked(StateBackoff, why, nil)
 	}
+	s.mu.Unlock()
 	s.requestRestart(inst, why, false)
 }
 
