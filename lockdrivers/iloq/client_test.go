@@ -211,6 +211,20 @@ func TestClientFaults(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a timed-out call is retried", func(t *testing.T) {
+		code, user, pw := s.Credentials()
+		fast := iloq.NewClient(iloq.ClientConfig{ManagerURL: srv.URL, CustomerCode: code, UserName: user,
+			Password: pw, Backoff: time.Millisecond, HTTPClient: &http.Client{Timeout: 200 * time.Millisecond}})
+		require.NoError(t, fast.Login(ctx))
+		s.SlowNext("/api/v2/keys", 1, time.Second)
+		defer s.ClearFaults()
+		k, err := fast.GetKey(ctx, keyAlanS5)
+		require.NoError(t, err)
+		assert.Equal(t, keyAlanS5, k.FNKeyID)
+		s.SlowNext("/api/v2/keys", 4, time.Second)
+		_, err = fast.GetKey(ctx, keyAlanS5)
+		assert.ErrorIs(t, err, driver.ErrTransient)
+	})
 	t.Run("a crashed vendor comes back after restart", func(t *testing.T) {
 		require.NoError(t, s.Crash(ctx))
 		_, err := c.ListKeys(ctx)

@@ -101,7 +101,8 @@ type fault struct {
 	status     int    // HTTP status to answer; 0 with drop=true closes the connection
 	body       string // raw body to send instead of the real answer
 	drop       bool
-	afterwards bool // handle the request, then drop the connection
+	afterwards bool          // handle the request, then drop the connection
+	delay      time.Duration // wait this long, then answer normally
 	count      int
 }
 
@@ -257,6 +258,12 @@ func (s *Server) LoseAnswerNext(pathPrefix string, n int) {
 	s.addFault(fault{pathPrefix: pathPrefix, afterwards: true, count: n})
 }
 
+// SlowNext makes the next n matching requests wait d before they are
+// served, to exercise client timeouts.
+func (s *Server) SlowNext(pathPrefix string, n int, d time.Duration) {
+	s.addFault(fault{pathPrefix: pathPrefix, delay: d, count: n})
+}
+
 // GarbleNext makes the next n matching requests answer 200 with body.
 func (s *Server) GarbleNext(pathPrefix string, n int, body string) {
 	s.addFault(fault{pathPrefix: pathPrefix, status: http.StatusOK, body: body, count: n})
@@ -360,6 +367,13 @@ func (s *Server) injected(w http.ResponseWriter, r *http.Request) bool {
 	if down || f.drop {
 		dropConnection(w)
 		return true
+	}
+	if f.delay > 0 {
+		select {
+		case <-time.After(f.delay):
+		case <-r.Context().Done():
+		}
+		return false
 	}
 	if f.afterwards {
 		s.route(&statusRecorder{ResponseWriter: discard{}, status: http.StatusOK}, r)
