@@ -67,6 +67,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ContextCancelled", testContextCancelled},
 		{"TypedHelpers", testTypedHelpers},
 		{"Filters", testFilters},
+		{"RandomFilters", testRandomFilters},
 		{"InvalidQueries", testInvalidQueries},
 		{"IDOrder", testIDOrder},
 		{"Paging", testPaging},
