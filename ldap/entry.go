@@ -35,15 +35,20 @@ type entry struct {
 // entryBuilder collects attributes in order.
 type entryBuilder struct {
 	e *entry
+	// dnNorm normalises DN values; the view passes a memoising one for the DNs
+	// it builds itself.
+	dnNorm func(string) string
 }
 
-func newEntry(dn string) *entryBuilder {
-	ndn := normDN(dn)
+func newEntry(dn string) *entryBuilder { return newEntryWith(dn, normDN) }
+
+func newEntryWith(dn string, dnNorm func(string) string) *entryBuilder {
+	ndn := dnNorm(dn)
 	parent := ""
 	if i := indexRDNEnd(ndn); i >= 0 {
 		parent = ndn[i+1:]
 	}
-	return &entryBuilder{e: &entry{dn: dn, ndn: ndn, parent: parent, byType: map[*attrType]*attribute{}}}
+	return &entryBuilder{e: &entry{dn: dn, ndn: ndn, parent: parent, byType: map[*attrType]*attribute{}}, dnNorm: dnNorm}
 }
 
 // add appends values to an attribute; empty values are skipped.
@@ -81,7 +86,11 @@ func (b *entryBuilder) done() *entry {
 		for _, a := range list {
 			a.norm = make([]string, len(a.values))
 			for i, v := range a.values {
-				a.norm[i] = normValue(a.typ.match, v)
+				if a.typ.match == matchDN {
+					a.norm[i] = b.dnNorm(v)
+				} else {
+					a.norm[i] = normValue(a.typ.match, v)
+				}
 			}
 			a.enc = encodeAttribute(a.typ.name(), a.values, false)
 		}

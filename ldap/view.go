@@ -155,7 +155,8 @@ type view struct {
 	entByNDN map[string]string // group ndn → entitlement id
 	started  time.Time
 
-	changes     []int64 // changeNumbers in cn=changelog, oldest first
+	ndns        map[string]string // memo of normDN for the DNs the view builds
+	changes     []int64           // changeNumbers in cn=changelog, oldest first
 	onChangelog func(first, last string)
 }
 
@@ -186,6 +187,18 @@ func (v *view) reset() {
 	v.idByNDN = map[string]string{}
 	v.entByNDN = map[string]string{}
 	v.changes = nil
+	v.ndns = map[string]string{}
+}
+
+// norm is normDN, remembered for the DNs the view builds (people, groups, locks,
+// constants): building a tree normalises each of them many times.
+func (v *view) norm(dn string) string {
+	if n, ok := v.ndns[dn]; ok {
+		return n
+	}
+	n := normDN(dn)
+	v.ndns[dn] = n
+	return n
 }
 
 // load reads everything and builds the whole tree.
@@ -523,7 +536,7 @@ func (v *view) reloadEstate(ctx context.Context, tx store.Tx, ch changes, lockSe
 
 func (v *view) containers() []*entry {
 	mk := func(dn, structural string, classes []string, rdnAttr, rdnVal string) *entry {
-		b := newEntry(dn)
+		b := newEntryWith(dn, v.norm)
 		b.add("objectClass", classes...)
 		b.add(rdnAttr, rdnVal)
 		v.operational(b, dn, structural, uuid.NewSHA1(uuid.NameSpaceOID, []byte("keyward-ldap:"+normDN(dn))).String(), v.started, v.started, true)
@@ -611,7 +624,7 @@ func (v *view) buildPerson(id string) {
 	}
 	dn := v.personDNFor(x)
 	ndn := normDN(dn)
-	b := newEntry(dn)
+	b := newEntryWith(dn, v.norm)
 	b.add("objectClass", "top", "person", "organizationalPerson", "inetOrgPerson", "keywardPerson")
 	b.add("uid", x.UserName)
 	cn := firstNonEmpty(x.DisplayName, x.Name.Formatted, strings.TrimSpace(x.Name.GivenName+" "+x.Name.FamilyName), x.UserName)
@@ -672,7 +685,7 @@ func (v *view) buildGroup(id string) {
 	if v.cfg.GroupStyle == GroupOfUniqueNames {
 		structural, memberAttr = "groupOfUniqueNames", "uniqueMember"
 	}
-	b := newEntry(dn)
+	b := newEntryWith(dn, v.norm)
 	b.add("objectClass", "top", structural, "keywardEntitlement")
 	b.add("cn", x.Name)
 	b.add("description", x.Description)
@@ -759,7 +772,7 @@ func (v *view) buildLock(id string) {
 		return
 	}
 	dn := v.lockDNFor(l)
-	b := newEntry(dn)
+	b := newEntryWith(dn, v.norm)
 	b.add("objectClass", "top", "device", "keywardLock")
 	b.add("cn", firstNonEmpty(l.Name, l.VendorID, l.ID))
 	b.add("serialNumber", l.VendorID)
