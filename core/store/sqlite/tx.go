@@ -194,7 +194,7 @@ func (t *tx) Put(ctx context.Context, rec store.Record, expect int64) (store.Rec
 	if data == nil {
 		data = []byte{}
 	}
-	out := store.Record{Kind: rec.Kind, ID: rec.ID, Data: rec.Data, Attrs: append([]domain.Attr(nil), rec.Attrs...)}
+	out := store.Record{Kind: rec.Kind, ID: rec.ID, Data: rec.Data, Attrs: distinct(rec.Attrs)}
 	op := fmt.Sprintf("put %s %q", rec.Kind, rec.ID)
 	if exists {
 		prev, err := parseTime(modified)
@@ -224,24 +224,34 @@ ON CONFLICT (kind) DO UPDATE SET count = kind_counts.count + 1`, string(rec.Kind
 			return store.Record{}, t.s.fail(ctx, op, err)
 		}
 	}
-	if err := t.writeAttrs(ctx, rec.Kind, rec.ID, rec.Attrs, exists); err != nil {
+	if err := t.writeAttrs(ctx, rec.Kind, rec.ID, out.Attrs, exists); err != nil {
 		return store.Record{}, t.s.fail(ctx, op, err)
 	}
 	return out, nil
 }
 
-// writeAttrs makes the stored attribute values of a record equal to the distinct
-// values of attrs. A replace usually changes few of them, so it reads the stored
+// distinct returns the attributes without repeats, in their first order.
+func distinct(attrs []domain.Attr) []domain.Attr {
+	seen := make(map[domain.Attr]bool, len(attrs))
+	out := make([]domain.Attr, 0, len(attrs))
+	for _, a := range attrs {
+		if !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// writeAttrs makes the stored attribute values of a record equal to attrs, which
+// are distinct. A replace usually changes few of them, so it reads the stored
 // ones and writes only the difference.
 func (t *tx) writeAttrs(ctx context.Context, kind domain.Kind, id string, attrs []domain.Attr, replace bool) error {
 	want := make(map[domain.Attr]bool, len(attrs))
-	var add []domain.Attr
 	for _, a := range attrs {
-		if !want[a] {
-			want[a] = true
-			add = append(add, a)
-		}
+		want[a] = true
 	}
+	add := append([]domain.Attr(nil), attrs...)
 	if replace {
 		rows, err := t.tx.QueryContext(ctx, `SELECT name, value FROM attrs WHERE kind = ? AND id = ?`, string(kind), id)
 		if err != nil {
