@@ -139,6 +139,30 @@ func TestClientSession(t *testing.T) {
 		_, err = c.ListKeys(ctx)
 		assert.NoError(t, err)
 	})
+	t.Run("the lock group is chosen by id or name", func(t *testing.T) {
+		s := newSim(t, sim.Options{LockGroupName: "North"})
+		srv := httptest.NewServer(s)
+		t.Cleanup(srv.Close)
+		code, user, pw := s.Credentials()
+		for _, lg := range []string{"North", s.LockGroupID()} {
+			c := iloq.NewClient(iloq.ClientConfig{ManagerURL: srv.URL, CustomerCode: code, UserName: user,
+				Password: pw, LockGroupID: lg})
+			require.NoError(t, c.Login(ctx))
+			assert.Equal(t, s.LockGroupID(), c.LockGroup().LockGroupID)
+		}
+		c := iloq.NewClient(iloq.ClientConfig{ManagerURL: srv.URL, CustomerCode: code, UserName: user,
+			Password: pw, LockGroupID: "South"})
+		err := c.Login(ctx)
+		assert.ErrorIs(t, err, driver.ErrInvalid)
+		assert.ErrorContains(t, err, "South")
+	})
+	t.Run("a GetUrl answer that is no URL is refused", func(t *testing.T) {
+		s := newSim(t, sim.Options{PoolURL: "not a url"})
+		srv := httptest.NewServer(s)
+		t.Cleanup(srv.Close)
+		err := newClient(s, srv.URL).Login(ctx)
+		assert.ErrorContains(t, err, "Url/GetUrl")
+	})
 	t.Run("Logout kills the session", func(t *testing.T) {
 		s := newSim(t, sim.Options{})
 		srv := httptest.NewServer(s)
