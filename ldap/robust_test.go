@@ -332,15 +332,17 @@ func TestBadInput(t *testing.T) {
 func TestConnectionLimitsAndIdleTimeout(t *testing.T) {
 	s := newStack(t, 1, 1, nil, func(c *Config) {
 		c.MaxConnections = 2
-		c.IdleTimeout = 400 * time.Millisecond
+		c.IdleTimeout = time.Second
 	})
 	t.Run("busy connection outlives the idle timeout, idle one is closed", func(t *testing.T) {
 		busy := dialRawTLS(t, s)
 		idle := dialRawTLS(t, s)
-		deadline := time.Now().Add(1200 * time.Millisecond)
+		// Back-to-back requests for 2.5 idle timeouts: only a stall of a whole
+		// second between two of them would make the busy connection idle.
+		deadline := time.Now().Add(2500 * time.Millisecond)
 		for i := int64(1); time.Now().Before(deadline); i++ {
 			busy.alive(i)
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(10 * time.Millisecond)
 		}
 		_, tag, code, _ := idle.read()
 		assert.Equal(t, byte(tagExtendedResp), tag, "idle connection gets a notice of disconnection")
