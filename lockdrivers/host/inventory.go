@@ -181,6 +181,13 @@ func buildInventory(locks []driver.Lock, keys []driver.Key, persons []driver.Per
 			return engine.Inventory{}, "ListKeys", fmt.Errorf("key %s: state %q is not a contract key state", k.ID, k.State)
 		}
 		ik := engine.InventoryKey{VendorID: k.ID, Type: typ, Custody: custody, Label: k.Label, Remote: remote && typ == domain.KeyPhone}
+		if k.Programmed != nil {
+			acc, err := accessToDomain(*k.Programmed)
+			if err != nil {
+				return engine.Inventory{}, "ListKeys", fmt.Errorf("key %s: programmed access: %v", k.ID, err)
+			}
+			ik.Access = &acc
+		}
 		if k.HolderID != "" {
 			ref, ok := ext[k.HolderID]
 			if !ok {

@@ -91,3 +91,19 @@ func TestObserverFollowsChangesFromPersistedCursor(t *testing.T) {
 	assert.Equal(t, 1, n)
 	assert.Len(t, all[domain.LockEvent](w, nil), 2)
 }
+
+func TestInventoryCarriesProgrammedAccessForDrift(t *testing.T) {
+	w := newWorld(t)
+	srv := w.startSim("padlock", nil)
+	h := w.startHost(host.Options{ObserveInterval: -1}, w.decl("padlock", padlockBin, padlockSum))
+	_, err := w.setAccess("padlock", "cr-2", "drift-1", "grp-south")
+	require.NoError(t, err)
+	require.NoError(t, srv.DeliverKey(w.ctx, "cr-2", simctl.ViaPhoneSync))
+	_, err = h.SyncInventory(w.ctx, "padlock")
+	require.NoError(t, err)
+	// keyward planned nothing for cr-2, but the lock system says it carries
+	// grp-south: that is drift, and the inventory brought it in.
+	ks := w.keyState("padlock:cr-2")
+	require.NotNil(t, ks.Reported, "the key's reported access is stored")
+	assert.Equal(t, []string{"grp-south"}, ks.Reported.AccessObjects)
+}

@@ -232,3 +232,59 @@ func clock(s string) (time.Duration, error) {
 	}
 	return time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute, nil
 }
+
+// accessToDomain maps the access a lock system reports a key carries (for
+// the drift report), checking it against the contract.
+func accessToDomain(a driver.KeyAccess) (domain.KeyAccess, error) {
+	out := domain.KeyAccess{AccessObjects: slices.Clone(a.AccessObjectIDs)}
+	if out.AccessObjects == nil {
+		out.AccessObjects = []string{}
+	}
+	for _, id := range out.AccessObjects {
+		if id == "" {
+			return domain.KeyAccess{}, errors.New("an access object without id")
+		}
+	}
+	slices.Sort(out.AccessObjects)
+	if !a.Window.NotBefore.IsZero() {
+		t := a.Window.NotBefore.UTC()
+		out.ValidFrom = &t
+	}
+	if !a.Window.NotAfter.IsZero() {
+		t := a.Window.NotAfter.UTC()
+		out.ValidUntil = &t
+	}
+	if out.ValidFrom != nil && out.ValidUntil != nil && !out.ValidUntil.After(*out.ValidFrom) {
+		return domain.KeyAccess{}, errors.New("validity window ends before it starts")
+	}
+	if len(a.Schedule) == 0 {
+		return out, nil
+	}
+	// Intervals with the same hours become one window over their days.
+	sched := &domain.Schedule{}
+	index := map[[2]time.Duration]int{}
+	for _, iv := range a.Schedule {
+		if iv.Day < time.Sunday || iv.Day > time.Saturday || iv.Start < 0 || iv.End <= iv.Start || iv.End > 24*time.Hour {
+			return domain.KeyAccess{}, fmt.Errorf("schedule interval %v %s-%s is not a contract interval", iv.Day, iv.Start, iv.End)
+		}
+		k := [2]time.Duration{iv.Start, iv.End}
+		i, ok := index[k]
+		if !ok {
+			i = len(sched.Windows)
+			index[k] = i
+			sched.Windows = append(sched.Windows, domain.Window{From: hhmm(iv.Start), To: hhmm(iv.End)})
+		}
+		if !slices.Contains(sched.Windows[i].Days, iv.Day) {
+			sched.Windows[i].Days = append(sched.Windows[i].Days, iv.Day)
+		}
+	}
+	for i := range sched.Windows {
+		slices.Sort(sched.Windows[i].Days)
+	}
+	out.Schedule = sched
+	return out, nil
+}
+
+func hhmm(d time.Duration) string {
+	return fmt.Sprintf("%02d:%02d", int(d/time.Hour), int(d%time.Hour/time.Minute))
+}
