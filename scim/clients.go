@@ -205,6 +205,22 @@ func (c *Clients) ByToken(ctx context.Context, token string) (*Client, error) {
 	return nil, nil
 }
 
+// ByName finds a client by name (for signed access tokens).
+func (c *Clients) ByName(ctx context.Context, name string) (*Client, error) {
+	for attempt := 0; attempt < 2; attempt++ {
+		if err := c.load(ctx, attempt == 1); err != nil {
+			return nil, err
+		}
+		c.mu.RLock()
+		cl := c.byName[strings.ToLower(name)]
+		c.mu.RUnlock()
+		if cl != nil {
+			return cl, nil
+		}
+	}
+	return nil, nil
+}
+
 // ByBasic finds a client by name and token (HTTP Basic).
 func (c *Clients) ByBasic(ctx context.Context, name, token string) (*Client, error) {
 	cl, err := c.ByToken(ctx, token)

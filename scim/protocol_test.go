@@ -1,7 +1,9 @@
 package scim_test
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -239,4 +241,47 @@ func TestSearchEndpoint(t *testing.T) {
 	res := r.body["Resources"].([]any)
 	require.Len(t, res, 1)
 	assert.NotContains(t, res[0], "active", "attributes honoured")
+}
+
+func TestOAuthClientCredentials(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	base := strings.TrimSuffix(e.url, "/scim/v2")
+	token := func(form url.Values, user, pass string) (int, map[string]any) {
+		req, err := http.NewRequest(http.MethodPost, base+"/scim/v2/oauth/token", strings.NewReader(form.Encode()))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		var body map[string]any
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+		return res.StatusCode, body
+	}
+	status, body := token(url.Values{"grant_type": {"client_credentials"}, "client_id": {"iga"}, "client_secret": {e.token}}, "", "")
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Equal(t, "Bearer", body["token_type"])
+	assert.EqualValues(t, 3600, body["expires_in"])
+	access := body["access_token"].(string)
+	r := e.doAs(access, http.MethodGet, "/Users", "")
+	assert.Equal(t, http.StatusOK, r.status, r.raw)
+	r = e.doAs(access, http.MethodPost, "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"via-oauth"}`)
+	assert.Equal(t, http.StatusCreated, r.status, r.raw)
+
+	status, _ = token(url.Values{"grant_type": {"client_credentials"}}, "auditor", e.read)
+	assert.Equal(t, http.StatusOK, status, "Basic client authentication")
+	status, body = token(url.Values{"grant_type": {"client_credentials"}}, "iga", "wrong")
+	assert.Equal(t, http.StatusUnauthorized, status)
+	assert.Equal(t, "invalid_client", body["error"])
+	status, body = token(url.Values{"grant_type": {"password"}}, "iga", e.token)
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Equal(t, "unsupported_grant_type", body["error"])
+
+	forged := access[:len(access)-2] + "xx"
+	assert.Equal(t, http.StatusUnauthorized, e.doAs(forged, http.MethodGet, "/Users", "").status)
+	require.NoError(t, e.cl.Remove(t.Context(), "iga"))
+	assert.Equal(t, http.StatusUnauthorized, e.doAs(access, http.MethodGet, "/Users", "").status, "removing the client stops its access tokens")
 }

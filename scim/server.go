@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/elimity-com/scim"
 	"github.com/elimity-com/scim/optional"
@@ -48,6 +49,12 @@ type Config struct {
 	RateBurst int
 	// Logger receives request errors. Default: discard.
 	Logger *slog.Logger
+	// AccessTokenTTL is how long a token from {base}/oauth/token lasts.
+	// Default 1 hour.
+	AccessTokenTTL time.Duration
+	// TokenKey signs those tokens (32 bytes or more); empty: a random key per
+	// process.
+	TokenKey []byte
 }
 
 type server struct {
@@ -61,6 +68,8 @@ type server struct {
 	limiters  sync.Map // client name → *rate.Limiter
 	userType  scim.ResourceType
 	groupType scim.ResourceType
+	keyOnce   sync.Once
+	key       []byte
 	spc       []byte
 }
 
@@ -95,6 +104,9 @@ func NewServer(eng *engine.Engine, cfg Config) (http.Handler, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.AccessTokenTTL <= 0 {
+		cfg.AccessTokenTTL = time.Hour
 	}
 	s := &server{eng: eng, st: eng.Store(), cfg: cfg, log: cfg.Logger}
 	if err := s.build(); err != nil {
@@ -190,6 +202,9 @@ func (s *server) serviceProviderConfig() []byte {
 			map[string]any{"type": "oauthbearertoken", "name": "Bearer token", "primary": true,
 				"description": "A client token issued by `keyward client add`, sent as Authorization: Bearer.",
 				"specUri":     "https://www.rfc-editor.org/rfc/rfc6750"},
+			map[string]any{"type": "oauth2", "name": "OAuth 2.0 client credentials",
+				"description": "POST the client name and token to oauth/token (grant_type=client_credentials) for a short-lived bearer token.",
+				"specUri":     "https://www.rfc-editor.org/rfc/rfc6749#section-4.4"},
 			map[string]any{"type": "httpbasic", "name": "HTTP Basic",
 				"description": "Client name and token, for platforms that only speak Basic.",
 				"specUri":     "https://www.rfc-editor.org/rfc/rfc7617"},
@@ -258,6 +273,10 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rel, ok := s.relative(r.URL.Path)
 	if !ok {
 		writeError(w, http.StatusNotFound, "", "no SCIM endpoint at "+r.URL.Path)
+		return
+	}
+	if strings.EqualFold(strings.Trim(rel, "/"), "oauth/token") {
+		s.serveToken(w, r)
 		return
 	}
 	st := &reqState{}
@@ -484,6 +503,10 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request, st *reqSta
 	var err error
 	scheme, cred, _ := strings.Cut(h, " ")
 	switch {
+	case strings.EqualFold(scheme, "Bearer") && strings.HasPrefix(strings.TrimSpace(cred), accessTokenPrefix):
+		if name := s.verify(strings.TrimSpace(cred)); name != "" {
+			cl, err = s.cfg.Clients.ByName(r.Context(), name)
+		}
 	case strings.EqualFold(scheme, "Bearer"):
 		cl, err = s.cfg.Clients.ByToken(r.Context(), strings.TrimSpace(cred))
 	case strings.EqualFold(scheme, "Basic"):
