@@ -83,7 +83,9 @@ func parseTime(b []byte) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	if n := len(b); n >= 2 && b[0] == '"' && b[n-1] == '"' && bytes.IndexByte(b, '\\') < 0 {
+		s = string(b[1 : n-1]) // the common case, without a second JSON pass
+	} else if err := json.Unmarshal(b, &s); err != nil {
 		return time.Time{}, fmt.Errorf("date-time: want a string, got %s", truncate(b))
 	}
 	for _, layout := range timeLayouts {
