@@ -163,9 +163,11 @@ func checkChange(c driver.Change, stream bool) error {
 // the engine), delivery transitions, and, for the stream, the cursor after
 // the last one. A key-state change asks for an inventory sync.
 //
-// TODO: a key's programmed access (KeyStateChange.Programmed) is not yet
-// compared with its planned access, so drift between a key's real and
-// desired access is not reported; block propagation per lock is only logged.
+// A key's new programmed access (drift) reaches the engine through that
+// sync, which carries every key's programmed access.
+//
+// TODO: block propagation per lock (ChangeBlock) is only logged, so a key's
+// block shows as delivered before every lock has learnt it.
 func (s *system) record(ctx context.Context, changes []driver.Change, stream bool) (int, error) {
 	if len(changes) == 0 {
 		return 0, nil
