@@ -142,6 +142,8 @@ const (
 	// StateRefused: keyward refuses to run the driver (pin mismatch, unknown
 	// contract version, invalid configuration); it stays down until the
 	// configuration is fixed and keyward restarted.
+	// TODO: there is no configuration reload: fixing a refused driver needs a
+	// restart of keyward, which restarts every other driver too.
 	StateRefused State = "refused"
 	// StateStopped: the host is shut down.
 	StateStopped State = "stopped"
@@ -290,7 +292,10 @@ type launchReq struct {
 }
 
 // launcher starts every driver process from one OS thread that lives as long
-// as the host. The parent-death signal (Linux) is tied to the thread that
+// as the host.
+//
+// TODO: starts are one at a time, so a driver stuck in its handshake delays
+// the (re)start of other lock systems' drivers by up to StartTimeout. The parent-death signal (Linux) is tied to the thread that
 // forked the child, not the process: were the forking thread to exit while
 // the host runs on, its drivers would be killed. Locking this goroutine to its
 // thread for the host's lifetime keeps that thread alive.
