@@ -207,6 +207,12 @@ func (s *Server) canOrderCode(k *key) int {
 		return iloqapi.CanOrderWrongState
 	case s.needsManager(k):
 		return iloqapi.CanOrderNeedsManager
+	case s.opts.MaxKeyNumber > 0 && k.num > s.opts.MaxKeyNumber:
+		return iloqapi.CanOrderIDTooLarge
+	case !k.everOrdered && s.accessOutsideZones(k):
+		return iloqapi.CanOrderAccessOutsideZones
+	case !k.everOrdered && s.limitsOutsideZones(k):
+		return iloqapi.CanOrderLimitsOutsideZones
 	case iloqapi.IsPhone(k.KeyTypeMask) && k.PersonID == "":
 		return iloqapi.CanOrderNoPerson
 	case iloqapi.IsPhone(k.KeyTypeMask) && (k.phone == nil || k.phone.PhoneNo == ""):
@@ -237,6 +243,33 @@ func (s *Server) needsManager(k *key) bool {
 		}
 	}
 	return false
+}
+
+// accessOutsideZones: a new key's access right belongs to a zone the key is
+// not in.
+func (s *Server) accessOutsideZones(k *key) bool {
+	for _, id := range k.planned.Accesses {
+		if a := s.st.accesses[id]; a != nil && a.ZoneID != "" && !inZones(k.zones, a.ZoneID) {
+			return true
+		}
+	}
+	return false
+}
+
+// limitsOutsideZones: a new key's time profile belongs to a zone the key is
+// not in.
+func (s *Server) limitsOutsideZones(k *key) bool {
+	for _, sl := range k.planned.Slots {
+		if t := s.st.titles[canon(sl.TimeLimitTitleID)]; sl.SlotNo == 2 && t != nil && t.ZoneID != "" &&
+			!inZones(k.zones, t.ZoneID) {
+			return true
+		}
+	}
+	return false
+}
+
+func inZones(zones []string, z string) bool {
+	return slices.ContainsFunc(zones, func(x string) bool { return canon(x) == canon(z) })
 }
 
 func symmetricDiff(a, b []string) []string {

@@ -147,4 +147,14 @@ func TestMoreVendorRules(t *testing.T) {
 			c.run(t, newEnv(t, sim.Options{}).login())
 		})
 	}
+	t.Run("a blocklist needing iLOQ Manager answers 1", func(t *testing.T) {
+		e := newEnv(t, sim.Options{BlocklistNeedsManager: true}).login()
+		e.mustJSON("POST", "/api/v2/Blacklists/AddKey/"+keyAlanS5, nil, nil)
+		assert.Equal(t, iloqapi.BlocklistOrderNeedsManager, e.canCode("GET", "/api/v2/Blacklists/CanOrderS40Blacklist", nil))
+		e.errMessage("POST", "/api/v2/Blacklists/OrderS40Blacklist", nil, http.StatusBadRequest)
+	})
+	t.Run("main zones need 5 Series", func(t *testing.T) {
+		e := newEnv(t, sim.Options{OptionMask: iloqapi.OptionPublicAPI | iloqapi.OptionAPIAccess | iloqapi.OptionS50}).login()
+		assert.Equal(t, 1, e.canCode("GET", "/api/v2/Keys/"+keyAdaPhone+"/CanUpdateMainZone", nil))
+	})
 }

@@ -53,6 +53,8 @@ type SeedAccessRight struct {
 	Name        string `yaml:"name" json:"name"`
 	Description string `yaml:"description" json:"description"`
 	Type        string `yaml:"type" json:"type"`
+	// Zone is the right's zone id (default: the default zone).
+	Zone string `yaml:"zone" json:"zone"`
 }
 
 // SeedLock is a lock and the access rights it accepts.
@@ -221,8 +223,12 @@ func (s *Server) seedStructure(sd Seed) error {
 		default:
 			return fmt.Errorf("iloq sim: seed access right %d: type %q (want api or standard)", i, a.Type)
 		}
+		zone := a.Zone
+		if zone == "" {
+			zone = s.defaultZone()
+		}
 		sa := iloqapi.SecurityAccess{SecurityAccessID: seedID(a.ID, "access", i), Name: a.Name,
-			Description: a.Description, Type: typ, ZoneID: s.defaultZone()}
+			Description: a.Description, Type: typ, ZoneID: zone}
 		if err := s.addAccess(sa); err != nil {
 			return fmt.Errorf("iloq sim: seed access right %d: %s", i, err.msg)
 		}

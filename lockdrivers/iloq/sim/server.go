@@ -51,6 +51,9 @@ type Options struct {
 	// MaxAccessesPerKey caps security accesses per key (CanAdd 3);
 	// default 64 (Assumption A6).
 	MaxAccessesPerKey int
+	// MaxKeyNumber, when set, is the largest numeric key id the API can
+	// order (CanOrder 5 above it).
+	MaxKeyNumber int
 	// BlocklistNeedsManager makes CanOrderS40Blacklist answer 1.
 	BlocklistNeedsManager bool
 	// WebhookClient sends webhooks (default: 5 s timeout, as documented).

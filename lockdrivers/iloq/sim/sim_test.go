@@ -228,6 +228,23 @@ func TestCanOrderCodes(t *testing.T) {
 				SecurityAccessIDs: []string{accHQ}, TimeLimitSlots: []iloqapi.KeyTimeLimitSlot{slot}}, nil)
 			return id
 		}, iloqapi.CanOrderTooManyTimeLimits},
+		{"a new key with a right of another zone", func(e *env) string {
+			zone, acc := uuid.NewString(), uuid.NewString()
+			require.NoError(e.t, e.sim.Seed(sim.Seed{Zones: []sim.SeedZone{{ID: zone, Name: "Z", Type: 1}},
+				AccessRights: []sim.SeedAccessRight{{ID: acc, Name: "zoned", Zone: zone}}}))
+			return e.newPhoneKey(acc)
+		}, iloqapi.CanOrderAccessOutsideZones},
+		{"a new key with a time profile of another zone", func(e *env) string {
+			zone, tlt := uuid.NewString(), uuid.NewString()
+			require.NoError(e.t, e.sim.Seed(sim.Seed{Zones: []sim.SeedZone{{ID: zone, Name: "Z", Type: 1}}}))
+			e.mustJSON("POST", "/api/v2/TimeLimitTitles", iloqapi.InsertTimeLimitTitlesParam{
+				TimeLimitTitle: iloqapi.TimeLimitTitle{TimeLimitTitleID: tlt, Name: "zoned", OptionMask: 2 | 8, ZoneID: zone}}, nil)
+			id := e.newPhoneKey(accHQ)
+			e.mustJSON("POST", "/api/v2/Keys/"+id+"/TimeLimitTitles", iloqapi.InsertKeyTimeLimitSlotParam{
+				TimeLimitSlot: iloqapi.KeyTimeLimitSlot{SlotNo: 2, TimeLimitTitleID: tlt, TimeLimitData: []iloqapi.KeyTimeLimitData{
+					{WeekDayMask: 1, StartTimeMS: 0, EndTimeMS: 3600_000}}}}, nil)
+			return id
+		}, iloqapi.CanOrderLimitsOutsideZones},
 		{"a blocklisted key", func(e *env) string {
 			e.mustJSON("POST", "/api/v2/Blacklists/AddKey/"+keyAlanS5, nil, nil)
 			return keyAlanS5
@@ -251,6 +268,11 @@ func TestCanOrderCodes(t *testing.T) {
 		assert.Equal(t, iloqapi.CanOrderOK, e.canCode("GET", "/api/v2/Keys/"+first+"/CanOrder", nil))
 		e.mustJSON("POST", "/api/v2/Keys/"+first+"/Order", nil, nil)
 		assert.Equal(t, iloqapi.CanOrderLicenceLimit, e.canCode("GET", "/api/v2/Keys/"+second+"/CanOrder", nil))
+	})
+	t.Run("a key number above the API's range", func(t *testing.T) {
+		e := newEnv(t, sim.Options{MaxKeyNumber: 3}).login() // the seed has 3 keys
+		id := e.newPhoneKey(accHQ)
+		assert.Equal(t, iloqapi.CanOrderIDTooLarge, e.canCode("GET", "/api/v2/Keys/"+id+"/CanOrder", nil))
 	})
 	t.Run("a phone key without a person is refused at insert", func(t *testing.T) {
 		e := newEnv(t, sim.Options{}).login()
