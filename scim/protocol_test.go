@@ -285,3 +285,25 @@ func TestOAuthClientCredentials(t *testing.T) {
 	require.NoError(t, e.cl.Remove(t.Context(), "iga"))
 	assert.Equal(t, http.StatusUnauthorized, e.doAs(access, http.MethodGet, "/Users", "").status, "removing the client stops its access tokens")
 }
+
+func TestRootSearch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.user("lab-tech")
+	e.group("Lab door")
+	e.group("Depot")
+	r := e.do(http.MethodPost, "/.search", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":"displayName sw \"Lab\"","count":10}`)
+	require.Equal(t, http.StatusOK, r.status, r.raw)
+	assert.Equal(t, 1, listTotal(t, r), "only the group has a displayName starting with Lab")
+	r = e.do(http.MethodPost, "/.search", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"startIndex":2,"count":5}`)
+	require.Equal(t, http.StatusOK, r.status, r.raw)
+	assert.Equal(t, 3, listTotal(t, r))
+	res := r.body["Resources"].([]any)
+	require.Len(t, res, 2)
+	assert.Equal(t, "Group", res[0].(map[string]any)["meta"].(map[string]any)["resourceType"])
+	r = e.do(http.MethodGet, "/?filter=userName eq \"lab-tech\"", "")
+	require.Equal(t, http.StatusOK, r.status, r.raw)
+	assert.Equal(t, 1, listTotal(t, r))
+	r = e.do(http.MethodPost, "/.search", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":"nosuch eq 1"}`)
+	assert.Equal(t, http.StatusBadRequest, r.status, r.raw)
+}

@@ -147,7 +147,7 @@ func (s *server) build() error {
 			Schema: lockSchema(), Handler: &catalogue{s: s, kind: "Lock"}},
 	}
 	s.userType, s.groupType = types[0], types[1]
-	opts := []scim.ServerOption{scim.WithLogger(libLogger{s.log})}
+	opts := []scim.ServerOption{scim.WithLogger(libLogger{s.log}), scim.WithRootQueryHandler(&root{s})}
 	if s.cfg.BaseURL != "" {
 		opts = append(opts, scim.WithBaseURL(s.cfg.BaseURL))
 	}
