@@ -87,7 +87,7 @@ func (d *dit) replaceChild(old, e *entry) {
 
 func (d *dit) addIndex(e *entry) {
 	for t := range d.indexed {
-		a := e.byType[t]
+		a := e.get(t)
 		if a == nil {
 			continue
 		}
@@ -100,7 +100,7 @@ func (d *dit) addIndex(e *entry) {
 
 func (d *dit) unindex(e *entry) {
 	for t := range d.indexed {
-		a := e.byType[t]
+		a := e.get(t)
 		if a == nil {
 			continue
 		}

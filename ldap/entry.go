@@ -29,7 +29,18 @@ type entry struct {
 	parent string // normalised parent DN
 	user   []*attribute
 	oper   []*attribute
-	byType map[*attrType]*attribute
+	// slots maps an attribute type's ordinal to 1 + its index in attrs (0: absent);
+	// a byte array beats a map on the search path.
+	slots [maxAttrTypes]uint8
+	attrs []*attribute
+}
+
+// get returns the entry's attribute of type t, or nil.
+func (e *entry) get(t *attrType) *attribute {
+	if i := e.slots[t.ord]; i != 0 {
+		return e.attrs[i-1]
+	}
+	return nil
 }
 
 // entryBuilder collects attributes in order.
@@ -48,7 +59,7 @@ func newEntryWith(dn string, dnNorm func(string) string) *entryBuilder {
 	if i := indexRDNEnd(ndn); i >= 0 {
 		parent = ndn[i+1:]
 	}
-	return &entryBuilder{e: &entry{dn: dn, ndn: ndn, parent: parent, byType: map[*attrType]*attribute{}}, dnNorm: dnNorm}
+	return &entryBuilder{e: &entry{dn: dn, ndn: ndn, parent: parent}, dnNorm: dnNorm}
 }
 
 // add appends values to an attribute; empty values are skipped.
@@ -66,10 +77,14 @@ func (b *entryBuilder) add(name string, values ...string) *entryBuilder {
 	if len(vs) == 0 {
 		return b
 	}
-	a := b.e.byType[t]
+	a := b.e.get(t)
 	if a == nil {
+		if len(b.e.attrs) >= 255 {
+			panic("ldap: too many attributes on one entry")
+		}
 		a = &attribute{typ: t}
-		b.e.byType[t] = a
+		b.e.attrs = append(b.e.attrs, a)
+		b.e.slots[t.ord] = uint8(len(b.e.attrs))
 		if t.operational {
 			b.e.oper = append(b.e.oper, a)
 		} else {

@@ -243,12 +243,12 @@ func (f *filter) eval(e *entry) tri {
 		if f.typ == nil {
 			return triFalse
 		}
-		return boolTri(e.byType[f.typ] != nil)
+		return boolTri(e.get(f.typ) != nil)
 	}
 	if f.typ == nil || f.typ.match == matchNone {
 		return triUndefined
 	}
-	a := e.byType[f.typ]
+	a := e.get(f.typ)
 	if a == nil {
 		return triFalse
 	}

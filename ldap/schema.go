@@ -41,7 +41,11 @@ type attrType struct {
 	desc        string
 	match       match
 	operational bool
+	ord         int // position in attributeTypes
 }
+
+// maxAttrTypes bounds the published attribute types (entry slots).
+const maxAttrTypes = 128
 
 func (a *attrType) name() string { return a.names[0] }
 
@@ -299,7 +303,11 @@ var schemaIndex = buildSchemaIndex()
 
 func buildSchemaIndex() map[string]*attrType {
 	idx := map[string]*attrType{}
-	for _, a := range attributeTypes {
+	if len(attributeTypes) > maxAttrTypes {
+		panic("ldap schema: raise maxAttrTypes")
+	}
+	for i, a := range attributeTypes {
+		a.ord = i
 		if a.sup != "" {
 			p := idx[lower(a.sup)]
 			if p == nil {

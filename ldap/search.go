@@ -53,7 +53,7 @@ func (s *selection) attributes(e *entry, dst []*attribute) []*attribute {
 		if (s.allUser && !t.operational) || (s.allOper && t.operational) {
 			continue
 		}
-		if a := e.byType[t]; a != nil {
+		if a := e.get(t); a != nil {
 			dst = append(dst, a)
 		}
 	}
