@@ -49,8 +49,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// t0 is a Monday, 10:00 in Helsinki: inside the contractor day schedule.
-var t0 = time.Date(2027, 3, 1, 8, 0, 0, 0, time.UTC)
+// t0 is when the suite starts: the CLI commands (key assign, grant approve) run
+// on the wall clock, so keyward and the simulators start from it.
+var t0 = time.Now().UTC().Truncate(time.Second)
 
 // The three lock systems of the quick start.
 const (
@@ -87,16 +88,17 @@ type simInfo struct {
 
 // env is one running quick start: locksim, keyward and its drivers.
 type env struct {
-	t       *testing.T
-	dir     string
-	cfg     string
-	addr    string
-	token   string
-	now     time.Time
-	sims    map[string]*simctl.Client // by lock system id
-	kw      *exec.Cmd
-	kwLog   *os.File
-	clients map[string]string // SCIM client name -> token
+	t         *testing.T
+	dir       string
+	cfg       string
+	addr      string
+	token     string
+	now       time.Time
+	sims      map[string]*simctl.Client // by lock system id
+	kw        *exec.Cmd
+	kwLog     *os.File
+	ldapsAddr string
+	clients   map[string]string // SCIM client name -> token
 }
 
 func freeAddr(t *testing.T) string {
@@ -137,14 +139,15 @@ func start(t *testing.T) *env {
 	var b strings.Builder
 	fmt.Fprintf(&b, "store: {path: data/keyward.db}\nhttp: {addr: %q}\nlog: {format: text, level: info}\nscheduler: {interval: 1h}\n", e.addr)
 	fmt.Fprintf(&b, "scim: {enabled: true, quickstart_token: true, rate_limit: -1}\n")
-	fmt.Fprintf(&b, "ldap: {enabled: true, addr: %q, tls_addr: %q, base_dn: \"dc=northgrid,dc=example\", quickstart_account: quickstart}\n", freeAddr(t), freeAddr(t))
+	e.ldapsAddr = freeAddr(t)
+	fmt.Fprintf(&b, "ldap: {enabled: true, tls_addr: %q, base_dn: \"dc=northgrid,dc=example\", quickstart_account: quickstart}\n", e.ldapsAddr)
 	fmt.Fprintf(&b, "lock_systems:\n  - id: %s\n    binary: %s\n    sha256: %s\n    config: {managerUrl: %q, customerCode: ILOQ_SIM, userName: api.user}\n    secrets: {password: {file: iloq-password}}\n",
 		iloq, filepath.Join(binDir, "lockdriver-iloq"), sha(t, filepath.Join(binDir, "lockdriver-iloq")), sims["iloq"].URL)
 	for _, s := range []struct{ id, name string }{{cliq, "cliq"}, {protec2, "protec2"}} {
 		ca, err := os.ReadFile(filepath.Join(sims[s.name].CertDir, "ca.pem"))
 		require.NoError(t, err)
 		caJSON, _ := json.Marshal(string(ca))
-		fmt.Fprintf(&b, "  - id: %s\n    binary: %s\n    sha256: %s\n    config: {url: %q, caCertificatePEM: %s}\n    secrets:\n      client_certificate: {file: %s}\n      client_certificate_passphrase: {file: %s}\n",
+		fmt.Fprintf(&b, "  - id: %s\n    binary: %s\n    sha256: %s\n    config: {url: %q, caCertificatePEM: %s, revalidationDays: 1}\n    secrets:\n      client_certificate: {file: %s}\n      client_certificate_passphrase: {file: %s}\n",
 			s.id, filepath.Join(binDir, "lockdriver-"+s.name), sha(t, filepath.Join(binDir, "lockdriver-"+s.name)), sims[s.name].URL, caJSON,
 			filepath.Join(sims[s.name].CertDir, "client.p12.b64"), filepath.Join(sims[s.name].CertDir, "client.pass"))
 	}
@@ -159,7 +162,20 @@ func start(t *testing.T) *env {
 		e.clients[p] = tok
 	}
 	e.startKeyward()
-	t.Cleanup(func() { e.stopKeyward(syscall.SIGTERM) })
+	t.Cleanup(func() {
+		e.stopKeyward(syscall.SIGTERM)
+		if t.Failed() {
+			keep := filepath.Join(os.TempDir(), "keyward-e2e-logs", t.Name())
+			if os.MkdirAll(keep, 0o750) == nil {
+				for _, f := range []string{"keyward.log", "locksim.log", "keyward.yaml"} {
+					if b, err := os.ReadFile(filepath.Join(e.dir, f)); err == nil {
+						_ = os.WriteFile(filepath.Join(keep, f), b, 0o600)
+					}
+				}
+				t.Logf("logs kept in %s", keep)
+			}
+		}
+	})
 	return e
 }
 
@@ -182,6 +198,29 @@ func (e *env) cli(code int, args ...string) string {
 	}
 	require.Equal(e.t, code, got, "keyward %s: %s", strings.Join(args, " "), out)
 	return string(out)
+}
+
+// why runs keyward why at the test clock's now (or the wall clock's, if later:
+// the CLI's own commands are stamped with it).
+func (e *env) why(args ...string) string {
+	e.t.Helper()
+	at := e.now
+	if now := time.Now(); now.After(at) {
+		at = now
+	}
+	return e.cli(0, append(append([]string{"why"}, args...), "--at", at.Add(time.Second).Format(time.RFC3339))...)
+}
+
+// act runs a CLI command that changes state. The CLI runs on the wall clock,
+// so keyward and the simulators are brought up to it afterwards: what the
+// command planned falls due in the server too.
+func (e *env) act(args ...string) string {
+	e.t.Helper()
+	out := e.cli(0, args...)
+	if d := time.Now().UTC().Truncate(time.Second).Add(time.Second).Sub(e.now); d > 0 {
+		e.advance(d)
+	}
+	return out
 }
 
 // startKeyward serves keyward on the test clock at e.now and waits until ready.
@@ -374,4 +413,43 @@ func (e *env) opens(ls string, key int, lockCode string) simctl.UseResult {
 func (e *env) deliver(ls string, key int) {
 	e.t.Helper()
 	require.NoError(e.t, e.sims[ls].DeliverKey(context.Background(), keyVendorID(ls, key), simctl.ViaAuto))
+}
+
+// requests returns a simulator's request log after sequence number since.
+func (e *env) requests(ls string, since int64) []simctl.Request {
+	e.t.Helper()
+	r, err := e.sims[ls].Requests(context.Background(), since+1)
+	require.NoError(e.t, err)
+	return r
+}
+
+// lastSeq is the sequence number of a simulator's newest request.
+func (e *env) lastSeq(ls string) int64 {
+	e.t.Helper()
+	r := e.requests(ls, 0)
+	if len(r) == 0 {
+		return 0
+	}
+	return r[len(r)-1].Seq
+}
+
+// tryHTTP is http without failing on transport errors.
+func (e *env) tryHTTP(method, path, token string, body any) (int, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequest(method, "http://"+e.addr+path, bytes.NewReader(b))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/scim+json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	_, err = io.Copy(io.Discard, res.Body)
+	return res.StatusCode, err
 }

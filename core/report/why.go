@@ -180,6 +180,24 @@ func build(ans *Answer, rows []store.AuditRow, ents []string, at time.Time) erro
 				h.RevokedAt, h.RevokedBy, h.EndReason = g.RevokedAt, g.RevokedBy, g.EndReason
 			}
 			h.Steps = append(h.Steps, Step{At: ev.At, Event: ev.Action, Actor: ev.Actor, Detail: grantDetail(ev.Action, &g, ev.Reason), Seq: ev.Seq})
+		case ev.Action == "revocation.escalated":
+			// Escalation is recorded on the key: it belongs to every grant whose
+			// history already names that key.
+			var d struct {
+				Why   string `json:"why"`
+				Block bool   `json:"block"`
+			}
+			_ = json.Unmarshal(ev.Data, &d)
+			event := "revocation escalated"
+			if d.Block {
+				event += ": key blocked"
+			}
+			for _, id := range order {
+				h := hist[id]
+				if slices.ContainsFunc(h.Steps, func(s Step) bool { return s.KeyID != "" && s.KeyID == ev.KeyID }) {
+					h.Steps = append(h.Steps, Step{At: ev.At, Event: event, Actor: ev.Actor, KeyID: ev.KeyID, Detail: d.Why, Seq: ev.Seq})
+				}
+			}
 		case ev.Action == "key.delivery" || ev.Action == "revocation.effective" || ev.Action == "key.planned":
 			var d struct {
 				Grants   map[string][]string `json:"grants"`

@@ -29,11 +29,32 @@ type simSystem struct {
 // Persons the simulators know, by employee number (the correlation key the
 // replayed IGAs send). Holders 1001-1030 carry a key in every lock system;
 // keys beyond them are in stock for `keyward key assign`.
+//
+// Crews: employees 5001-5500 (170 in the north, 170 in the south, 160 in the
+// east) each hold one key, numbered from 101, in their region's lock system
+// only; the end-to-end suite's burst of joiners lands on them.
 const (
 	firstHolder = 1001
 	holders     = 30
 	stockKeys   = 40
+	firstCrew   = 5001
+	crewKey     = 101
 )
+
+// crews is how many crew members each lock system has, in region order.
+var crews = []int{170, 170, 160}
+
+// crew returns the first employee number and the size of a lock system's crew.
+func crew(ls string) (int, int) {
+	first := firstCrew
+	for i, r := range regions {
+		if r.ls == ls {
+			return first, crews[i]
+		}
+		first += crews[i]
+	}
+	return 0, 0
+}
 
 var surnames = []string{"Virtanen", "Korhonen", "Nieminen", "Mäkinen", "Hämäläinen", "Laine", "Heikkinen", "Koskinen", "Järvinen", "Lehtonen"}
 var givenNames = []string{"Aino", "Eero", "Helmi", "Ilkka", "Kaisa", "Lauri", "Mirja", "Oskari", "Saara", "Tuomas"}
@@ -179,6 +200,14 @@ func iloqSeed(s *simSystem) iloqsim.Seed {
 		}
 		sd.Keys = append(sd.Keys, k)
 	}
+	first, n := crew(s.id)
+	for i := 0; i < n; i++ {
+		no := first + i
+		g, f := personName(no)
+		sd.Persons = append(sd.Persons, iloqsim.SeedPerson{ID: iloqID(fmt.Sprint("person-", no)), ExternalPersonID: fmt.Sprint(no), FirstName: g, LastName: f})
+		code := keyCode(s.id, crewKey+i)
+		sd.Keys = append(sd.Keys, iloqsim.SeedKey{ID: iloqID(code), Type: "s5", Description: code, Stamp: code, Person: fmt.Sprint(no), Programmed: true})
+	}
 	return sd
 }
 
@@ -204,6 +233,14 @@ func cwmSeed(s *simSystem) cliqsim.Seed {
 			k.Holder = fmt.Sprint("P-", firstHolder+n-1)
 		}
 		sd.Keys = append(sd.Keys, k)
+	}
+	first, n := crew(s.id)
+	for i := 0; i < n; i++ {
+		no := first + i
+		g, f := personName(no)
+		sd.Persons = append(sd.Persons, cliqsim.PersonSeed{Identity: fmt.Sprint("P-", no), FirstName: g, Surname: f, ExternalReference: fmt.Sprint(no)})
+		code := keyCode(s.id, crewKey+i)
+		sd.Keys = append(sd.Keys, cliqsim.KeySeed{Identity: code, Marking: code, Type: "DYNAMIC_KEY", Holder: fmt.Sprint("P-", no)})
 	}
 	return sd
 }
