@@ -26,8 +26,8 @@ func parseFilter(f string, core schema.Schema, exts ...schema.Schema) (filter.Ex
 	withCommon := core
 	withCommon.Attributes = append(append(schema.Attributes{}, core.Attributes...), schema.CommonAttributes()...)
 	if m := simpleFilter.FindStringSubmatch(f); m != nil && !strings.Contains(m[1], "[") {
-		p, err := filter.ParseAttrPath([]byte(m[1]))
-		if err == nil {
+		p, ok := attrPath(m[1])
+		if ok {
 			exp := &filter.AttributeExpression{AttributePath: p, Operator: filter.CompareOperator(strings.ToLower(m[2])), CompareValue: m[3]}
 			if err := scimfilter.NewFilterValidator(exp, withCommon, exts...).Validate(); err != nil {
 				return nil, errInvalidFilter(err.Error())
@@ -43,6 +43,25 @@ func parseFilter(f string, core schema.Schema, exts ...schema.Schema) (filter.Ex
 		return nil, errInvalidFilter(err.Error())
 	}
 	return v.GetFilter(), nil
+}
+
+// attrPath splits `urn:…:name.sub` into a filter attribute path.
+func attrPath(s string) (filter.AttributePath, bool) {
+	var p filter.AttributePath
+	if strings.HasPrefix(strings.ToLower(s), "urn:") {
+		i := strings.LastIndexByte(s, ':')
+		uri := s[:i]
+		p.URIPrefix, s = &uri, s[i+1:]
+	}
+	name, sub, hasSub := strings.Cut(s, ".")
+	if name == "" || hasSub && (sub == "" || strings.Contains(sub, ".")) {
+		return p, false
+	}
+	p.AttributeName = name
+	if hasSub {
+		p.SubAttribute = &sub
+	}
+	return p, true
 }
 
 // lister is a resource endpoint whose listing keyward serves itself.
