@@ -349,6 +349,8 @@ func TestConnectionLimitsAndIdleTimeout(t *testing.T) {
 		assert.Equal(t, int64(resultUnavailable), code)
 	})
 	t.Run("connections beyond the limit are refused with busy", func(t *testing.T) {
+		// The previous subtest's connections release their slots asynchronously.
+		require.Eventually(t, func() bool { return len(s.srv.srv.slots) == 0 }, 5*time.Second, 10*time.Millisecond)
 		a, b := dialRaw(t, s.srv.Addr()), dialRaw(t, s.srv.Addr())
 		a.alive(1)
 		b.alive(1)
