@@ -257,9 +257,25 @@ func benchAuditRow(seq int64, prev string, at time.Time) store.AuditRow {
 // the way a command commits its change with its audit events, and reports the
 // sustained rate with durable (synchronous=FULL) commits.
 func BenchmarkAppendAudit(b *testing.B) {
+	type run struct {
+		batch int
+		sync  string
+	}
+	var runs []run
 	for _, batch := range []int{1, 10, 100, 1000} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			s := benchOpen(b, filepath.Join(b.TempDir(), "audit.db"))
+		runs = append(runs, run{batch, "full"})
+	}
+	for _, batch := range []int{1, 10} { // what the per-commit sync costs
+		runs = append(runs, run{batch, "normal"})
+	}
+	for _, r := range runs {
+		batch := r.batch
+		var opts []sqlite.Option
+		if r.sync == "normal" {
+			opts = append(opts, sqlite.WithRelaxedSync())
+		}
+		b.Run(fmt.Sprintf("sync=%s/batch=%d", r.sync, batch), func(b *testing.B) {
+			s := benchOpen(b, filepath.Join(b.TempDir(), "audit.db"), opts...)
 			defer s.Close()
 			ctx := context.Background()
 			seq, prev, at := int64(0), "", time.Now()
