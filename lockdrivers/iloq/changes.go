@@ -276,7 +276,7 @@ func (r *changeReader) blockChanges(ctx context.Context, row iloqapi.LockLogData
 // has another id.
 func (d *Driver) HandleWebhook(ctx context.Context, req driver.Webhook) ([]driver.Change, error) {
 	const op = "iloq: webhook"
-	_, secrets := d.config()
+	settings, secrets := d.config()
 	key := secrets[SecretWebhookSignKey]
 	if key == "" {
 		return nil, driver.Errorf(driver.KindUnauthenticated, op, "no webhook sign key is configured; refusing unverifiable webhooks")
@@ -289,8 +289,17 @@ func (d *Driver) HandleWebhook(ctx context.Context, req driver.Webhook) ([]drive
 	if err := json.Unmarshal(req.Body, &body); err != nil || len(body.Data) == 0 {
 		return nil, driver.Errorf(driver.KindInvalid, op, "webhook body is not an iLOQ payload")
 	}
-	// TODO: CreationTimeUtc is not checked against a replay window; a
-	// captured, correctly signed webhook can be replayed to keyward.
+	if max := time.Duration(settings.WebhookMaxAgeMinutes) * time.Minute; max > 0 {
+		at := parseHookTime(body.CreationTimeUtc)
+		now := time.Now()
+		if c, err := d.client(op); err == nil {
+			now = c.ServerNow()
+		}
+		if at.IsZero() || now.Sub(at) > max || at.Sub(now) > max {
+			return nil, driver.Errorf(driver.KindUnauthenticated, op,
+				"webhook CreationTimeUtc %q is more than %v from now: stale or replayed", body.CreationTimeUtc, max)
+		}
+	}
 	// TODO: a webhook device log has no DeviceLog_ID, so the same event read
 	// later from the lock logs has another change id; the host sees it twice.
 	sum := sha256.Sum256(body.Data)

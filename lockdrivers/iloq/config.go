@@ -21,6 +21,7 @@ import (
 //	defaultZone: 0b7e…                       # zone for new persons and keys' main zone; default: the zone of type 4
 //	readConcurrency: 8                       # parallel reads during inventory sync (1-32)
 //	requestAttempts: 4                       # tries per call on 5xx, timeouts and dropped connections (1-10)
+//	webhookMaxAgeMinutes: 15                 # refuse webhooks whose CreationTimeUtc is older (0: no check)
 //
 // Secrets (driver.Config.Secrets): "password" (required), "gatewayKey" (the
 // API gateway's x-api-key, optional), "webhookSignKey" (the SignKey of the
@@ -33,6 +34,10 @@ type Settings struct {
 	DefaultZone     string `json:"defaultZone,omitempty"`
 	ReadConcurrency int    `json:"readConcurrency,omitempty"`
 	RequestAttempts int    `json:"requestAttempts,omitempty"`
+	// WebhookMaxAgeMinutes refuses webhooks whose CreationTimeUtc (set by
+	// iLOQ just before each attempt) is further than this from the vendor's
+	// clock: replay protection. 0 turns the check off.
+	WebhookMaxAgeMinutes int `json:"webhookMaxAgeMinutes,omitempty"`
 }
 
 // The secret names.
@@ -56,6 +61,7 @@ const configSchema = `{
     "lockGroup": {"type": "string", "description": "locking system id or name; default: the first one the user sees"},
     "defaultZone": {"type": "string", "description": "zone id for new persons and keys' main zone; default: the zone of type 4"},
     "readConcurrency": {"type": "integer", "minimum": 1, "maximum": 32, "default": 8, "description": "parallel reads during inventory sync"},
+    "webhookMaxAgeMinutes": {"type": "integer", "minimum": 0, "default": 0, "description": "refuse webhooks whose CreationTimeUtc is more than this many minutes from the vendor's clock (replay protection); 0 turns the check off"},
     "requestAttempts": {"type": "integer", "minimum": 1, "maximum": 10, "default": 4, "description": "tries per vendor call on 5xx answers, timeouts and dropped connections (backoff from 200 ms, doubling)"}
   }
 }`
@@ -105,6 +111,9 @@ func parseSettings(cfg driver.Config) (Settings, error) {
 	}
 	if s.RequestAttempts < 1 || s.RequestAttempts > 10 {
 		add("requestAttempts", "must be between 1 and 10, got %d", s.RequestAttempts)
+	}
+	if s.WebhookMaxAgeMinutes < 0 {
+		add("webhookMaxAgeMinutes", "must not be negative")
 	}
 	if cfg.Secrets[SecretPassword] == "" {
 		add("secrets."+SecretPassword, "required")

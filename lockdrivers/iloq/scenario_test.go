@@ -411,6 +411,23 @@ func TestWebhookSignatureVector(t *testing.T) {
 	_, err = d.HandleWebhook(context.Background(), driver.Webhook{Header: h, Body: []byte(v.Body)})
 	assert.ErrorIs(t, err, driver.ErrUnauthenticated)
 
+	t.Run("stale webhooks are refused when a maximum age is set", func(t *testing.T) {
+		var settings map[string]any
+		require.NoError(t, json.Unmarshal(s.Config.Settings, &settings))
+		settings["webhookMaxAgeMinutes"] = 15
+		raw, err := json.Marshal(settings)
+		require.NoError(t, err)
+		cfg := s.Config
+		cfg.Settings = raw
+		strict := iloq.NewDriver(nil)
+		require.NoError(t, strict.Configure(context.Background(), cfg))
+		h := http.Header{}
+		h.Set("Webhook-Signature", v.Signature)
+		h.Set("Event-Name", "key_added")
+		_, err = strict.HandleWebhook(context.Background(), driver.Webhook{Header: h, Body: []byte(v.Body)})
+		assert.ErrorIs(t, err, driver.ErrUnauthenticated, "the 2021 vector is stale")
+	})
+
 	dl, err := os.ReadFile("../../testdata/vendors/iloq/device-log-arrived.json")
 	require.NoError(t, err)
 	h.Set("Webhook-Signature", iloqapi.Sign(v.SignKey, dl))

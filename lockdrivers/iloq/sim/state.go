@@ -137,7 +137,7 @@ type subscription struct {
 type payload struct {
 	iloqapi.Payload
 	event   string
-	body    []byte
+	body    []byte // the event's Data; the body is built per attempt
 	target  string
 	signKey string
 	custom  string

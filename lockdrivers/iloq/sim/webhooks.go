@@ -185,16 +185,11 @@ func (s *Server) emit(event string, data any) {
 		if sub.event != event || now.Before(sub.StartDateUtc.Time) || !now.Before(sub.EndDateUtc.Time) {
 			continue
 		}
-		body, err := json.Marshal(iloqapi.WebhookBody{Data: raw,
-			CreationTimeUtc: now.Format("2006-01-02T15:04:05.0000000Z")})
-		if err != nil {
-			continue
-		}
 		sub.Counter++
 		s.st.payloads = append(s.st.payloads, &payload{Payload: iloqapi.Payload{
 			WebhookEventPayloadID: uuid.NewString(), SubscriptionID: sub.SubscriptionID,
 			Counter: sub.Counter, CreatedUtc: iloqapi.NewUTC(now), Data: string(raw),
-			State: iloqapi.PayloadCreated}, event: event, body: body, target: sub.TargetEndpointURI,
+			State: iloqapi.PayloadCreated}, event: event, body: raw, target: sub.TargetEndpointURI,
 			signKey: sub.SignKey, custom: sub.CustomHeader, next: now})
 	}
 }
@@ -232,8 +227,9 @@ func (s *Server) emitKeyEvent(event string, k *key) {
 		State: k.State, TagKey: k.TagKey, TagKeySource: k.TagKeySource, VersionCode: k.VersionCode})
 }
 
-// kickWebhooks starts delivery of every payload that is due. Assumption
-// A14: a retry resends the first attempt's body (and its CreationTimeUtc).
+// kickWebhooks starts delivery of every payload that is due. As documented,
+// CreationTimeUtc is set just before each attempt (so a retry carries a new
+// one and a new signature) for receivers that refuse replays.
 func (s *Server) kickWebhooks() {
 	s.mu.Lock()
 	now := s.now()
@@ -260,9 +256,14 @@ func (s *Server) kickWebhooks() {
 func (s *Server) deliver(p *payload) {
 	defer s.wg.Done()
 	s.mu.Lock()
-	target, body, signKey, custom := p.target, p.body, p.signKey, p.custom
+	target, data, signKey, custom := p.target, p.body, p.signKey, p.custom
 	event, subID, counter := p.event, p.SubscriptionID, p.Counter
+	body, err := json.Marshal(iloqapi.WebhookBody{Data: data,
+		CreationTimeUtc: s.now().Format("2006-01-02T15:04:05.0000000Z")})
 	s.mu.Unlock()
+	if err != nil {
+		return
+	}
 
 	ok, response := false, ""
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, target,
