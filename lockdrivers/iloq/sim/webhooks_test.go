@@ -127,6 +127,14 @@ func TestWebhooks(t *testing.T) {
 		require.NoError(t, e.sim.Advance(ctx, 48*time.Hour))
 		e.sim.WaitWebhooks()
 		assert.Equal(t, 7, rcv.count(), "7 requests in total")
+		rcv.mu.Lock()
+		var first, retry iloqapi.WebhookBody
+		require.NoError(t, json.Unmarshal(rcv.body[0], &first))
+		require.NoError(t, json.Unmarshal(rcv.body[1], &retry))
+		assert.NotEqual(t, first.CreationTimeUtc, retry.CreationTimeUtc, "each attempt is stamped anew")
+		assert.JSONEq(t, string(first.Data), string(retry.Data))
+		assert.True(t, iloqapi.Verify(sub.SignKey, rcv.body[1], rcv.got[1].Header.Get("Webhook-Signature")))
+		rcv.mu.Unlock()
 		e.login() // the session expired while time passed
 		var pl []iloqapi.Payload
 		e.mustJSON("GET", "/api/v2/Webhooks/Subscriptions/"+subID+"/Payloads?state="+
