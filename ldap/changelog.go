@@ -68,6 +68,9 @@ func (v *view) changelogEntry(ev *domain.AuditEvent) *entry {
 			target, kind = v.personDN[id], "add"
 			changes = v.ldifOf(target, false)
 		default:
+			// TODO: a modify records every user attribute with its current value,
+			// not the difference the event made, so a consumer re-reads more than
+			// changed; after a restart older entries show the values of that time.
 			target, kind = v.personDN[id], "modify"
 			changes = v.ldifOf(target, true)
 		}

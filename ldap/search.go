@@ -127,6 +127,8 @@ func (c *conn) search(m *message) {
 		c.pagedSearch(m, req, bnd, &sel, pc)
 		return
 	}
+	// TODO: the client's timeLimit is not enforced; searches run over memory and
+	// end in milliseconds, but a client relying on timeLimitExceeded never sees it.
 	limit := c.s.cfg.SizeLimit
 	if req.sizeLimit > 0 && int(req.sizeLimit) < limit {
 		limit = int(req.sizeLimit)
