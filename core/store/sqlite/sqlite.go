@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -39,6 +40,9 @@ type Store struct {
 	r      *sql.DB // the query-only reader pool
 	now    func() time.Time
 	logger *slog.Logger
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 type config struct {
@@ -75,8 +79,10 @@ func WithoutMigrate() Option { return func(c *config) { c.migrate = false } }
 
 // WithRelaxedSync trades durability for speed: commits in WAL mode are no longer
 // synced to disk one by one (synchronous=NORMAL), so a power cut may lose the last
-// commits, never the database's consistency. For tests and benchmarks; the default
-// (synchronous=FULL) makes every commit durable before Update returns.
+// commits (never the database's consistency, nor the audit chain's: it loses its
+// tail). It saves one fsync per Update, which on a slow disk is most of a small
+// Update's time. The default (synchronous=FULL) makes every commit durable
+// before Update returns: an IGA is told "done" only for what survives.
 func WithRelaxedSync() Option { return func(c *config) { c.syncFull = false } }
 
 // Open opens (creating if need be) the database at path, applies pending
@@ -101,9 +107,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, domain.Invalid("readers", "the reader pool needs at least one connection, not %d", cfg.readers)
 	}
 
-	sync := "FULL"
+	syncMode := "FULL"
 	if !cfg.syncFull {
-		sync = "NORMAL"
+		syncMode = "NORMAL"
 	}
 	dsn := func(pairs ...string) string {
 		q := url.Values{}
@@ -117,7 +123,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	// The writer gets a larger page cache (32 MiB, allocated as needed) for the
 	// index pages a big transaction touches.
-	writerDSN := dsn("_journal_mode", "WAL", "_synchronous", sync, "_txlock", "immediate", "_cache_size", "-32768")
+	writerDSN := dsn("_journal_mode", "WAL", "_synchronous", syncMode, "_txlock", "immediate", "_cache_size", "-32768")
 	readerDSN := dsn("_query_only", "1", "_txlock", "deferred")
 
 	w, err := sql.Open("sqlite3", writerDSN)
@@ -187,20 +193,23 @@ func checkPath(path string) error {
 // Path returns the database file's path.
 func (s *Store) Path() string { return s.path }
 
-// Close closes the store's connections. WAL checkpointing happens on close.
+// Close closes the store's connections (the last one checkpoints the WAL into
+// the database file). Closing again returns the first Close's result.
 func (s *Store) Close() error {
-	var errs []error
-	if s.r != nil {
-		errs = append(errs, s.r.Close())
-	}
-	if _, err := s.w.Exec("PRAGMA optimize"); err != nil {
-		errs = append(errs, err)
-	}
-	errs = append(errs, s.w.Close())
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("sqlite store: close %s: %w", s.path, err)
-	}
-	return nil
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.r != nil {
+			errs = append(errs, s.r.Close())
+		}
+		if _, err := s.w.Exec("PRAGMA optimize"); err != nil {
+			errs = append(errs, err)
+		}
+		errs = append(errs, s.w.Close())
+		if err := errors.Join(errs...); err != nil {
+			s.closeErr = fmt.Errorf("sqlite store: close %s: %w", s.path, err)
+		}
+	})
+	return s.closeErr
 }
 
 // View implements store.Store.

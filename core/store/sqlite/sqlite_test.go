@@ -299,3 +299,13 @@ func TestWaitingWriterHonoursItsDeadline(t *testing.T) {
 	close(release)
 	require.NoError(t, <-done)
 }
+
+func TestCloseTwiceAndUseAfterClose(t *testing.T) {
+	s := open(t, dbPath(t))
+	require.NoError(t, s.Close())
+	assert.NoError(t, s.Close(), "closing again is harmless")
+	err := s.View(t.Context(), func(tx store.Tx) error { return nil })
+	assert.Error(t, err, "a closed store refuses work")
+	err = s.Update(t.Context(), func(tx store.Tx) error { return nil })
+	assert.Error(t, err, "a closed store refuses work")
+}
