@@ -53,6 +53,12 @@ type groupFacts struct {
 // loadGroups reads the current grants of entitlements and the names of their
 // holders.
 func loadGroups(ctx context.Context, tx store.Tx, ents []*domain.Entitlement, withMembers bool) ([]*groupFacts, map[string]*domain.Identity, error) {
+	return loadGroupsNames(ctx, tx, ents, withMembers)
+}
+
+// loadGroupsNames is loadGroups; withNames false skips reading the members'
+// names (a change needs only their ids).
+func loadGroupsNames(ctx context.Context, tx store.Tx, ents []*domain.Entitlement, withNames bool) ([]*groupFacts, map[string]*domain.Identity, error) {
 	out := make([]*groupFacts, len(ents))
 	by := map[string]*groupFacts{}
 	for i, e := range ents {
@@ -85,7 +91,7 @@ func loadGroups(ctx context.Context, tx store.Tx, ents []*domain.Entitlement, wi
 	for _, f := range out {
 		slices.Sort(f.members)
 	}
-	if !withMembers {
+	if !withNames {
 		return out, map[string]*domain.Identity{}, nil
 	}
 	ids := sortedKeys(people)
@@ -366,7 +372,7 @@ func (g *groups) current(r *http.Request, id string) (*groupFacts, map[string]an
 		if err != nil {
 			return err
 		}
-		fs, people, err := loadGroups(ctx, tx, []*domain.Entitlement{e}, true)
+		fs, people, err := loadGroupsNames(ctx, tx, []*domain.Entitlement{e}, false)
 		if err != nil {
 			return err
 		}
