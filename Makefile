@@ -41,7 +41,12 @@ deps:
 unit: deps
 	$(GO) test -race -count=1 -timeout 9m $(PKGS)
 
-test: lint unit
+test: lint unit e2e
+
+# e2e runs the end-to-end suite: keyward, the driver plugins and locksim as
+# separate processes on the quick start's estate (see e2e/doc.go).
+e2e:
+	KEYWARD_E2E=1 $(GO) test -count=1 -timeout 8m ./e2e/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 30m $(PKGS)

@@ -72,6 +72,18 @@ func TestCrashSafety(t *testing.T) {
 	require.Less(t, committedBefore, n, "keyward was killed in the middle of the burst")
 	require.GreaterOrEqual(t, committedBefore, killAfter)
 
+	before := 0
+	for ls, s := range since {
+		seen := map[string]bool{}
+		for _, r := range e.requests(ls, s) {
+			if r.Changed && !seen[r.Target] {
+				seen[r.Target] = true
+				before++
+			}
+		}
+	}
+	t.Logf("keys changed in the simulators when keyward died: %d of %d committed", before, committedBefore)
+
 	restart := time.Now()
 	e.startKeyward()
 	t.Logf("restart until ready: %s", time.Since(restart).Round(time.Millisecond))

@@ -412,6 +412,9 @@ func (e *env) opens(ls string, key int, lockCode string) simctl.UseResult {
 // deliver brings key n's pending update to the key, the vendor's usual way.
 func (e *env) deliver(ls string, key int) {
 	e.t.Helper()
+	// Time passes between a change and a key's update, as it does for real:
+	// the drivers read what changed since their last look by the vendor's clock.
+	e.advance(time.Second)
 	require.NoError(e.t, e.sims[ls].DeliverKey(context.Background(), keyVendorID(ls, key), simctl.ViaAuto))
 }
 

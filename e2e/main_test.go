@@ -165,7 +165,8 @@ func TestMainJob(t *testing.T) {
 			return true
 		}, 20*time.Second), "the revocation became effective once the key was updated: %v", e.deliveries(id))
 		why := e.why("--identity", "leaving.soon@northgrid.example", "--entitlement", "south-substations")
-		assert.Contains(t, why, "revoked")
+		assert.Contains(t, why, "not active at that moment")
+		assert.Contains(t, why, "revocation effective")
 	})
 
 	run("critical entitlement with an unbounded effective-by is escalated to a block", func(t *testing.T) {
