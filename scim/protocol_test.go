@@ -1,15 +1,18 @@
 package scim_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/keyward/keyward/core/store"
 	"github.com/keyward/keyward/scim"
 )
 
@@ -306,4 +309,25 @@ func TestRootSearch(t *testing.T) {
 	assert.Equal(t, 1, listTotal(t, r))
 	r = e.do(http.MethodPost, "/.search", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":"nosuch eq 1"}`)
 	assert.Equal(t, http.StatusBadRequest, r.status, r.raw)
+}
+
+func TestBusyStoreAnswers503(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *scim.Config) { c.WriteTimeout = 200 * time.Millisecond })
+	hold, held := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = e.eng.Store().Update(context.Background(), func(store.Tx) error {
+			close(held)
+			<-hold
+			return nil
+		})
+	}()
+	<-held
+	r := e.do(http.MethodPost, "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"busy"}`)
+	close(hold)
+	assert.Equal(t, http.StatusServiceUnavailable, r.status, r.raw)
+	assert.NotEmpty(t, r.header.Get("Retry-After"))
+	assert.Equal(t, urnError, r.body["schemas"].([]any)[0])
+	r = e.do(http.MethodPost, "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"busy"}`)
+	assert.Equal(t, http.StatusCreated, r.status, "nothing was half-written: %s", r.raw)
 }

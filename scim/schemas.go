@@ -183,6 +183,9 @@ func multiValue(name, desc string, typeValues ...string) attr {
 // made through entitlements is the same grant as one made through grants or Group
 // membership). Attributes keyward does not keep (addresses, photos, ims,
 // x509Certificates) are not advertised and are ignored on input.
+//
+// TODO: postal addresses are dropped; an IGA that maps them sees them vanish on
+// read-back (the Microsoft test collection checks one).
 func userSchema() schema.Schema {
 	userName := str("userName", "Unique identifier for the user, used to sign in.")
 	userName.Required, userName.Uniqueness = true, "server"

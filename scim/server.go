@@ -49,6 +49,10 @@ type Config struct {
 	RateBurst int
 	// Logger receives request errors. Default: discard.
 	Logger *slog.Logger
+	// WriteTimeout bounds how long a write waits for the store (another
+	// writer, a long estate apply); beyond it the client gets 503 with
+	// Retry-After. Default 20 s.
+	WriteTimeout time.Duration
 	// AccessTokenTTL is how long a token from {base}/oauth/token lasts.
 	// Default 1 hour.
 	AccessTokenTTL time.Duration
@@ -104,6 +108,9 @@ func NewServer(eng *engine.Engine, cfg Config) (http.Handler, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 20 * time.Second
 	}
 	if cfg.AccessTokenTTL <= 0 {
 		cfg.AccessTokenTTL = time.Hour
@@ -356,6 +363,11 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		req.Query.Set("filter", quoteBareValues(strings.TrimSpace(f)))
 	}
 	r = s.rebuild(r, req, st)
+	if write {
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WriteTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
 	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && (path == "/Users" || path == "/Groups") {
 		rt, l := s.userType, lister(&users{s})
 		if path == "/Groups" {
