@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	_ "time/tzdata" // schedules name IANA time zones; a host without tzdata still knows them
 
@@ -112,24 +113,19 @@ func newLogger(w io.Writer, c config.Log) *slog.Logger {
 }
 
 // openStore opens the configured store, applying migrations.
-func (a *app) openStore(ctx context.Context) (store.Store, error) {
+func (a *app) openStore(ctx context.Context, opts ...sqlite.Option) (store.Store, error) {
+	return a.openSQLite(ctx, opts...)
+}
+
+func (a *app) openSQLite(ctx context.Context, opts ...sqlite.Option) (*sqlite.Store, error) {
 	if err := a.load(); err != nil {
 		return nil, err
 	}
 	path := a.cfg.Path(a.cfg.Store.Path)
-	if err := os.MkdirAll(dirOf(path), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, err
 	}
-	return sqlite.Open(ctx, path)
-}
-
-func dirOf(p string) string {
-	for i := len(p) - 1; i >= 0; i-- {
-		if p[i] == '/' {
-			return p[:i]
-		}
-	}
-	return "."
+	return sqlite.Open(ctx, path, append([]sqlite.Option{sqlite.WithLogger(a.log)}, opts...)...)
 }
 
 func (a *app) engine(st store.Store, clock engine.Clock) *engine.Engine {
@@ -154,12 +150,23 @@ func (a *app) migrateCmd() *cobra.Command {
 		Short: "Apply the store's schema migrations (serve does this on start too)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := a.openStore(cmd.Context())
+			st, err := a.openSQLite(cmd.Context(), sqlite.WithoutMigrate())
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			fmt.Fprintf(a.out, "store %s is up to date\n", a.cfg.Path(a.cfg.Store.Path))
+			applied, err := st.Migrate(cmd.Context())
+			if err != nil {
+				return err
+			}
+			for _, m := range applied {
+				fmt.Fprintf(a.out, "applied migration %04d %s\n", m.Version, m.Name)
+			}
+			cur, _, err := st.SchemaVersion(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "store %s is at schema version %d\n", st.Path(), cur)
 			return nil
 		},
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/core/driverport"
 	"github.com/keyward/keyward/core/engine"
 	"github.com/keyward/keyward/core/store"
+	"github.com/keyward/keyward/core/store/sqlite"
 	"github.com/keyward/keyward/internal/config"
 )
 
@@ -76,12 +77,7 @@ func (a *app) serveCmd() *cobra.Command {
 }
 
 func (a *app) serve(ctx context.Context, testClock bool, clockStart time.Time) error {
-	st, err := a.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	s := &server{cfg: a.cfg, st: st, mux: http.NewServeMux(), reg: prometheus.NewRegistry(), drivers: driverport.Map{}, ready: make(chan struct{})}
+	s := &server{cfg: a.cfg, mux: http.NewServeMux(), reg: prometheus.NewRegistry(), drivers: driverport.Map{}, ready: make(chan struct{})}
 	var clock engine.Clock = engine.SystemClock{}
 	if testClock {
 		if clockStart.IsZero() {
@@ -91,6 +87,12 @@ func (a *app) serve(ctx context.Context, testClock bool, clockStart time.Time) e
 		clock = s.clock
 		a.log.Warn("test clock control is on: time moves only through POST /test/clock", "now", clockStart.UTC())
 	}
+	st, err := a.openStore(ctx, sqlite.WithClock(clock.Now))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s.st = st
 	s.eng = a.engine(st, clock)
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.reg.MustRegister(outboxCollector{s})
