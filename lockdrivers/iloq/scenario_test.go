@@ -442,15 +442,16 @@ func TestWebhookSignatureVector(t *testing.T) {
 
 func TestChangesPagesPastTheLogCap(t *testing.T) {
 	seed := iloqtest.Estate()
-	for i := range 4500 {
-		at := epoch.Add(-time.Duration(4500-i) * time.Second)
+	const rows = 650 // several answers capped at 200 rows (sim.Options.LogRowCap)
+	for i := range rows {
+		at := epoch.Add(-time.Duration(rows-i) * time.Second)
 		seed.Logs = append(seed.Logs, sim.SeedLog{Key: iloqtest.Phone1, Lock: iloqtest.LockA,
 			At:      at.Add(-time.Duration(i%97) * time.Minute), // late arrivals: access order differs
 			Arrival: at.Truncate(10 * time.Second)})             // ten rows share each instant
 	}
 	for _, byGoing := range []bool{false, true} {
 		t.Run(fmt.Sprintf("vendor orders by access time: %v", byGoing), func(t *testing.T) {
-			s := newScenario(t, sim.Options{LogsByGoingDate: byGoing}, seed)
+			s := newScenario(t, sim.Options{LogsByGoingDate: byGoing, LogRowCap: 200}, seed)
 			all := s.changes("")
 			events := 0
 			ids := map[string]bool{}
@@ -461,12 +462,12 @@ func TestChangesPagesPastTheLogCap(t *testing.T) {
 					events++
 				}
 			}
-			assert.Equal(t, 4500, events)
+			assert.Equal(t, rows, events)
 			// Resume from a cursor in the middle of a group of equal arrival times.
-			mid := all[2005]
+			mid := all[405]
 			rest := s.changes(mid.Cursor)
-			assert.Len(t, rest, len(all)-2006)
-			assert.Equal(t, all[2006].ID, rest[0].ID)
+			assert.Len(t, rest, len(all)-406)
+			assert.Equal(t, all[406].ID, rest[0].ID)
 			// A limit caps one call.
 			var limited []driver.Change
 			require.NoError(t, s.d.Changes(s.ctx, driver.ChangesRequest{Limit: 7}, func(c driver.Change) error {

@@ -11,6 +11,14 @@ import (
 // MaxLogRows is the documented cap of one lock-log answer.
 const MaxLogRows = 2000
 
+// logCap is the row cap of one lock-log answer.
+func (s *Server) logCap() int {
+	if s.opts.LogRowCap > 0 {
+		return s.opts.LogRowCap
+	}
+	return MaxLogRows
+}
+
 // insertLog keeps s.st.logs sorted by arrival time (stable for equal times).
 func (s *Server) insertLog(row *logRow) {
 	at := row.TimestampUtc.Time
@@ -39,13 +47,13 @@ func (s *Server) lockLogsByTimestamp(c *call) (any, *apiError) {
 		hi = lo
 	}
 	out := iloqapi.GetLockLogDataResult{StartDateUtc: p.StartDateUtc, EndDateUtc: p.EndDateUtc,
-		LockLogs: make([]iloqapi.LockLogData, 0, min(hi-lo, MaxLogRows)), TotalCount: hi - lo}
+		LockLogs: make([]iloqapi.LockLogData, 0, min(hi-lo, s.logCap())), TotalCount: hi - lo}
 	rows := s.st.logs[lo:hi]
 	if s.opts.LogsByGoingDate {
 		rows = slices.Clone(rows)
 		sort.SliceStable(rows, func(i, j int) bool { return rows[i].GoingDate.Before(rows[j].GoingDate.Time) })
 	}
-	for _, row := range rows[:min(len(rows), MaxLogRows)] {
+	for _, row := range rows[:min(len(rows), s.logCap())] {
 		out.LockLogs = append(out.LockLogs, row.LockLogData)
 	}
 	return out, nil
@@ -66,7 +74,7 @@ func (s *Server) lockLogsByGoingDates(c *call) (any, *apiError) {
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].GoingDate.Before(rows[j].GoingDate.Time) })
 	out := iloqapi.GetLockLogDataResult{StartDateUtc: p.StartDateUtc, EndDateUtc: p.EndDateUtc,
 		LockLogs: []iloqapi.LockLogData{}, TotalCount: len(rows)}
-	for _, row := range rows[:min(len(rows), MaxLogRows)] {
+	for _, row := range rows[:min(len(rows), s.logCap())] {
 		out.LockLogs = append(out.LockLogs, row.LockLogData)
 	}
 	return out, nil
@@ -99,7 +107,7 @@ func (s *Server) lockLogs(c *call) (any, *apiError) {
 			continue
 		}
 		out.TotalCount++
-		if len(out.LockLogs) < MaxLogRows {
+		if len(out.LockLogs) < s.logCap() {
 			out.LockLogs = append(out.LockLogs, s.deviceLog(row))
 		}
 	}

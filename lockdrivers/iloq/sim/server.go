@@ -60,6 +60,9 @@ type Options struct {
 	WebhookClient *http.Client
 	// Logger receives the simulator's own log lines (default: discard).
 	Logger *slog.Logger
+	// LogRowCap overrides the 2000-row cap of lock-log answers (tests use
+	// a small cap to page through few rows quickly).
+	LogRowCap int
 	// LogsByGoingDate makes GetLockLogDataByTimestamp order (and cap) its
 	// rows by access time instead of arrival time: the docs leave the order
 	// open, and a client must not rely on it.
