@@ -102,7 +102,7 @@ func TestWhyAndGrantCommandsOnBadInput(t *testing.T) {
 	out, code = run(t, ctx, "-c", cfg, "why", "--identity", "nobody", "--entitlement", "x", "--json")
 	require.Equal(t, 0, code, out)
 	var ans map[string]any
-	require.NoError(t, json.Unmarshal([]byte(out[strings.Index(out, "{\n"):]), &ans), out)
+	require.NoError(t, json.NewDecoder(strings.NewReader(out)).Decode(&ans), out)
 	assert.Equal(t, false, ans["hadAccess"])
 	out, code = run(t, ctx, "-c", cfg, "grant", "approve", "g1")
 	assert.Equal(t, 2, code)

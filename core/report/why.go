@@ -19,10 +19,10 @@ import (
 
 // WhyQuery asks about one identity and one entitlement or asset at one moment.
 type WhyQuery struct {
-	IdentityID    string
-	EntitlementID string
-	AssetID       string
-	At            time.Time
+	IdentityID    string    `json:"identity"`
+	EntitlementID string    `json:"entitlement,omitempty"`
+	AssetID       string    `json:"asset,omitempty"`
+	At            time.Time `json:"at"`
 }
 
 // Step is one dated fact in a grant's history.
