@@ -109,7 +109,11 @@ func freeAddr(t *testing.T) string {
 }
 
 // start runs locksim and keyward on the quick-start estate at t0.
-func start(t *testing.T) *env {
+func start(t *testing.T) *env { return startWith(t, true) }
+
+// startWith runs locksim and keyward at t0, on the quick-start estate or on an
+// empty store.
+func startWith(t *testing.T, estate bool) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), now: t0, sims: map[string]*simctl.Client{}, clients: map[string]string{}}
 	info := filepath.Join(e.dir, "locksim.json")
@@ -153,8 +157,10 @@ func start(t *testing.T) *env {
 	}
 	e.cfg = filepath.Join(e.dir, "keyward.yaml")
 	require.NoError(t, os.WriteFile(e.cfg, []byte(b.String()), 0o600))
-	out := e.cli(0, "apply", "-f", "../examples/quickstart/estate.yaml", "--by", "e2e")
-	require.Contains(t, out, "applied")
+	if estate {
+		out := e.cli(0, "apply", "-f", "../examples/quickstart/estate.yaml", "--by", "e2e")
+		require.Contains(t, out, "applied")
+	}
 	for _, p := range []string{"entra", "okta", "sailpoint"} {
 		out := e.cli(0, "client", "add", "--name", p, "--profile", p, "--scope", "write")
 		tok := regexp.MustCompile(`kw_[A-Za-z0-9_-]+`).FindString(out)

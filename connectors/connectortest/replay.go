@@ -113,12 +113,32 @@ func run(t *testing.T, seq Sequence) {
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
+	ReplayAt(t, srv.URL+"/scim/v2", seq, name, token)
+}
+
+// Load reads one recorded sequence.
+func Load(t *testing.T, file string) Sequence {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	require.NoError(t, err)
+	var seq Sequence
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(&seq), "fixture %s", file)
+	return seq
+}
+
+// ReplayAt replays a sequence against a running SCIM service at base (its
+// /scim/v2 URL) as the client name with token, as the end-to-end suite does
+// against the keyward binary.
+func ReplayAt(t *testing.T, base string, seq Sequence, name, token string) {
+	t.Helper()
 	vars := map[string]string{}
 	for i, st := range seq.Steps {
 		label := fmt.Sprintf("step %d %q", i+1, st.Name)
 		for n := 0; n < max(st.Request.Repeat, 1); n++ {
 			vars["n"] = fmt.Sprint(n)
-			status, hdr, body := send(t, srv.URL+"/scim/v2", seq, name, token, st, vars)
+			status, hdr, body := send(t, base, seq, name, token, st, vars)
 			require.Equal(t, st.Response.Status, status, "%s: %s", label, body)
 			for k, v := range st.Response.Headers {
 				require.Equal(t, expand(v, vars), hdr.Get(k), "%s: header %s", label, k)
