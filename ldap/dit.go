@@ -135,6 +135,9 @@ func (d *dit) get(ndn string) *entry {
 // limit (0: no limit). It reports whether more matched. The base must exist.
 func (d *dit) collect(base *entry, scope int64, f *filter, limit int) (out []*entry, more bool) {
 	add := func(e *entry) bool {
+		if scope == scopeChildren && e == base {
+			return true // subordinate subtree: below the base only
+		}
 		if f.eval(e) != triTrue {
 			return true
 		}
@@ -158,6 +161,9 @@ func (d *dit) collect(base *entry, scope int64, f *filter, limit int) (out []*en
 				in = e.parent == base.ndn
 			default:
 				in = isUnder(e.ndn, base.ndn)
+			}
+			if scope == scopeChildren && e == base {
+				in = false
 			}
 			if in && !add(e) {
 				break

@@ -234,6 +234,8 @@ const (
 	scopeBase = 0
 	scopeOne  = 1
 	scopeSub  = 2
+	// scopeChildren is the subordinate subtree (draft-sermersheim-ldap-subordinate-scope).
+	scopeChildren = 3
 )
 
 func decodeSearch(op *tlv, maxDepth int) (searchRequest, error) {
