@@ -2,6 +2,7 @@ package scim
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -69,18 +70,16 @@ func loadGroupsNames(ctx context.Context, tx store.Tx, ents []*domain.Entitlemen
 	if len(ents) == 0 {
 		return out, people, nil
 	}
-	for start := 0; start < len(ents); start += 500 {
-		end := min(start+500, len(ents))
-		or := make(store.Or, 0, end-start)
-		for _, e := range ents[start:end] {
-			or = append(or, store.Eqf("entitlementId", e.ID))
-		}
-		grants, err := store.All[domain.Grant](ctx, tx, store.And{or, currentGrant()})
+	for _, e := range ents {
+		grants, err := store.All[domain.Grant](ctx, tx, store.Eqf("entitlementId", e.ID))
 		if err != nil {
 			return nil, nil, err
 		}
+		f := by[e.ID]
 		for _, g := range grants {
-			f := by[g.EntitlementID]
+			if g.State != domain.GrantActive && g.State != domain.GrantRequested {
+				continue
+			}
 			f.grants = append(f.grants, g)
 			if !slices.Contains(f.members, g.IdentityID) {
 				f.members = append(f.members, g.IdentityID)
@@ -94,20 +93,12 @@ func loadGroupsNames(ctx context.Context, tx store.Tx, ents []*domain.Entitlemen
 	if !withNames {
 		return out, map[string]*domain.Identity{}, nil
 	}
-	ids := sortedKeys(people)
-	for start := 0; start < len(ids); start += 500 {
-		end := min(start+500, len(ids))
-		or := make(store.Or, 0, end-start)
-		for _, id := range ids[start:end] {
-			or = append(or, store.Eqf("id", id))
-		}
-		list, err := store.All[domain.Identity](ctx, tx, or)
-		if err != nil {
+	for _, id := range sortedKeys(people) {
+		in, err := store.Get[domain.Identity](ctx, tx, id)
+		if err != nil && !errors.Is(err, domain.ErrNotFound) {
 			return nil, nil, err
 		}
-		for _, in := range list {
-			people[in.ID] = in
-		}
+		people[id] = in
 	}
 	return out, people, nil
 }
