@@ -296,3 +296,30 @@ func TestNewClientConfig(t *testing.T) {
 		assert.Contains(t, err.Error(), "checksum")
 	})
 }
+
+// TestChangesLargeEvents streams large changes (7 MB in all): they arrive
+// complete and in order across size-cut batches.
+func TestChangesLargeEvents(t *testing.T) {
+	impl := sample()
+	ids := make([]string, 1000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("access-object-%06d", i)
+	}
+	impl.changes = nil
+	for i := range 300 {
+		impl.changes = append(impl.changes, driver.Change{
+			ID: fmt.Sprint(i), Cursor: fmt.Sprint(i + 1), Kind: driver.ChangeKeyState, At: t0,
+			KeyState: &driver.KeyStateChange{KeyID: "K1", State: driver.KeyHandedOut,
+				Programmed: &driver.KeyAccess{AccessObjectIDs: ids}},
+		})
+	}
+	c := connect(t, impl)
+	got := 0
+	require.NoError(t, c.Changes(context.Background(), driver.ChangesRequest{}, func(ch driver.Change) error {
+		assert.Equal(t, fmt.Sprint(got), ch.ID)
+		got++
+		assert.Len(t, ch.KeyState.Programmed.AccessObjectIDs, len(ids))
+		return nil
+	}))
+	assert.Equal(t, 300, got)
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/keyward/keyward/lockdrivers/proto/lockdriver/v1"
 )
@@ -164,11 +165,13 @@ func blockReqFromPB(req *pb.BlockKeyRequest) BlockKeyRequest {
 	return BlockKeyRequest{IdempotencyKey: req.GetIdempotencyKey(), KeyID: req.GetKeyId(), Reason: req.GetReason()}
 }
 
-// changeBatch is the most changes one stream message carries, and
-// changeFlush how long a change may wait in a batch for company.
+// A batch of changes is sent when it holds changeBatch changes or about
+// changeBatchBytes, so memory and latency stay bounded however large the
+// changes are, or when its oldest change has waited changeFlush for company.
 const (
-	changeBatch = 256
-	changeFlush = 50 * time.Millisecond
+	changeBatch      = 1024
+	changeBatchBytes = 1 << 20
+	changeFlush      = 50 * time.Millisecond
 )
 
 // Changes runs the driver's Changes once, or, with follow, again every poll
@@ -180,12 +183,14 @@ func (s *server) Changes(req *pb.ChangesRequest, stream pb.LockDriver_ChangesSer
 	in := ChangesRequest{Cursor: req.GetCursor(), Limit: int(req.GetLimit())}
 	batch := &pb.ChangeBatch{}
 	var oldest time.Time
+	size := 0
 	flush := func() error {
 		if len(batch.Changes) == 0 {
 			return nil
 		}
 		err := stream.Send(batch)
-		batch = &pb.ChangeBatch{Changes: make([]*pb.Change, 0, changeBatch)}
+		batch = &pb.ChangeBatch{Changes: make([]*pb.Change, 0, len(batch.Changes))}
+		size = 0
 		return err
 	}
 	send := func(c Change) error {
@@ -195,9 +200,11 @@ func (s *server) Changes(req *pb.ChangesRequest, stream pb.LockDriver_ChangesSer
 		if len(batch.Changes) == 0 {
 			oldest = time.Now()
 		}
-		batch.Changes = append(batch.Changes, changeToPB(c))
+		m := changeToPB(c)
+		batch.Changes = append(batch.Changes, m)
+		size += proto.Size(m)
 		in.Cursor = c.Cursor
-		if len(batch.Changes) >= changeBatch || time.Since(oldest) >= changeFlush {
+		if len(batch.Changes) >= changeBatch || size >= changeBatchBytes || time.Since(oldest) >= changeFlush {
 			return flush()
 		}
 		return nil
