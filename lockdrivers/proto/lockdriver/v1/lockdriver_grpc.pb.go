@@ -81,7 +81,7 @@ type LockDriverClient interface {
 	UnblockKey(ctx context.Context, in *BlockKeyRequest, opts ...grpc.CallOption) (*BlockKeyResponse, error)
 	// Changes streams changes after a cursor: delivery transitions, lock
 	// events, key state changes, block propagation; de-duplicated by vendor id.
-	// Changes travel in batches (one stream message holds up to 256, in
+	// Changes travel in batches (one stream message holds many, in
 	// order). Without follow the stream ends when the driver has caught up.
 	Changes(ctx context.Context, in *ChangesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ChangeBatch], error)
 	// HandleWebhook verifies and decodes a vendor webhook. A bad signature is
@@ -343,7 +343,7 @@ type LockDriverServer interface {
 	UnblockKey(context.Context, *BlockKeyRequest) (*BlockKeyResponse, error)
 	// Changes streams changes after a cursor: delivery transitions, lock
 	// events, key state changes, block propagation; de-duplicated by vendor id.
-	// Changes travel in batches (one stream message holds up to 256, in
+	// Changes travel in batches (one stream message holds many, in
 	// order). Without follow the stream ends when the driver has caught up.
 	Changes(*ChangesRequest, grpc.ServerStreamingServer[ChangeBatch]) error
 	// HandleWebhook verifies and decodes a vendor webhook. A bad signature is
