@@ -50,6 +50,7 @@ e2e:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 30m $(PKGS)
+	KEYWARD_E2E=1 $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./e2e/
 
 fuzz:
 	@./scripts/fuzz.sh

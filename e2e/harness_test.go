@@ -88,7 +88,7 @@ type simInfo struct {
 
 // env is one running quick start: locksim, keyward and its drivers.
 type env struct {
-	t         *testing.T
+	t         testing.TB
 	dir       string
 	cfg       string
 	addr      string
@@ -101,7 +101,7 @@ type env struct {
 	clients   map[string]string // SCIM client name -> token
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
@@ -109,15 +109,20 @@ func freeAddr(t *testing.T) string {
 }
 
 // start runs locksim and keyward on the quick-start estate at t0.
-func start(t *testing.T) *env { return startWith(t, true) }
+func start(t testing.TB) *env { return startWith(t, true) }
 
 // startWith runs locksim and keyward at t0, on the quick-start estate or on an
 // empty store.
-func startWith(t *testing.T, estate bool) *env {
+func startWith(t testing.TB, estate bool) *env {
+	return startSeeded(t, estate, "../examples/quickstart/seeds")
+}
+
+// startSeeded is startWith on the simulator seeds in a folder.
+func startSeeded(t testing.TB, estate bool, seeds string) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), now: t0, sims: map[string]*simctl.Client{}, clients: map[string]string{}}
 	info := filepath.Join(e.dir, "locksim.json")
-	ls := exec.Command(filepath.Join(binDir, "locksim"), "-seeds", "../examples/quickstart/seeds", "-certs", filepath.Join(e.dir, "sim"),
+	ls := exec.Command(filepath.Join(binDir, "locksim"), "-seeds", seeds, "-certs", filepath.Join(e.dir, "sim"),
 		"-info", info, "-clock-start", t0.Format(time.RFC3339),
 		"-iloq", "127.0.0.1:0", "-cliq", "127.0.0.1:0", "-cliq-admin", "127.0.0.1:0", "-protec2", "127.0.0.1:0", "-protec2-admin", "127.0.0.1:0")
 	lsLog, err := os.Create(filepath.Join(e.dir, "locksim.log"))
@@ -185,7 +190,7 @@ func startWith(t *testing.T, estate bool) *env {
 	return e
 }
 
-func sha(t *testing.T, path string) string {
+func sha(t testing.TB, path string) string {
 	out, err := exec.Command("sha256sum", path).Output()
 	require.NoError(t, err)
 	return strings.Fields(string(out))[0]

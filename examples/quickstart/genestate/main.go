@@ -63,7 +63,11 @@ var regions = []region{
 
 func main() {
 	seeds := flag.String("seeds", "", "also write the simulators' seed files into this folder")
+	crewSize := flag.Int("crew", 0, "with -seeds: crew members (employees from 5001, one key each) split over the three lock systems; 0: 500")
 	flag.Parse()
+	if *crewSize > 0 {
+		crews = []int{*crewSize - 2*(*crewSize/3), *crewSize / 3, *crewSize / 3}
+	}
 	if *seeds != "" {
 		if err := writeSeeds(*seeds); err != nil {
 			fmt.Fprintln(os.Stderr, "genestate:", err)
