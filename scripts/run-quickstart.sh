@@ -77,6 +77,7 @@ YAML
     sha256: $(pin "$bin/lockdriver-$name")
     config:
       url: https://127.0.0.1:$port
+      revalidationDays: 1
       caCertificatePEM: |
 $(indent "$data/sim/$name/ca.pem")
     secrets:

@@ -9,6 +9,11 @@
 // It prints one line per simulator with its API and admin addresses and, with
 // -info FILE, writes the same as JSON for scripts. SIGINT or SIGTERM stops it.
 // The simulators keep their state in memory: a restart starts from the seeds.
+//
+// TODO: keep the simulators' state across restarts (a state file per simulator);
+// today a second `make run` starts the keys from their seeds while keyward's
+// store remembers what it programmed, so deliveries made in the first run show
+// as drift until the next change to those keys.
 package main
 
 import (
