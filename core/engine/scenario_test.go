@@ -450,7 +450,7 @@ func TestRevocationBeyondAllowedExposureIsEscalated(t *testing.T) {
 	w.dispatch()
 	w.sync(w.alpha, "K-A1")
 	// The key has no validity end and no offline expiry: removal is unbounded.
-	w.exec(engine.Revoke{GrantID: res.IDs[1-1+0]})
+	w.exec(engine.Revoke{GrantID: res.IDs[0]})
 	w.dispatch()
 	ks := w.keyState("alpha:K-A1")
 	require.NotEmpty(t, ks.Exposures)
