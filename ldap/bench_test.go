@@ -241,7 +241,9 @@ func (s benchServer) run(b *testing.B, conns int, d time.Duration, op func(c *go
 // BenchmarkVersusSlapd compares the view with slapd 2.5 serving the same entries
 // (ldap-and-plugins.md §4.4): each server pinned to CPU 1 when there are two, the
 // load generator in this process. Sizes come from KEYWARD_LDAP_BENCH_SIZES
-// ("10000,100000" by default), the duration per cell from KEYWARD_LDAP_BENCH_SECS.
+// ("10000,100000" by default), the duration per cell from KEYWARD_LDAP_BENCH_SECS,
+// the keyward server's GOMAXPROCS from KEYWARD_LDAP_BENCH_GOMAXPROCS (default 1;
+// slapd runs 4 threads).
 func BenchmarkVersusSlapd(b *testing.B) {
 	sizes := []int{10000, 100000}
 	if s := os.Getenv("KEYWARD_LDAP_BENCH_SIZES"); s != "" {
@@ -357,7 +359,11 @@ func startBenchKeyward(b *testing.B, spec, cpu string) benchServer {
 		name = "taskset"
 	}
 	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), "KEYWARD_LDAP_BENCH_SERVE="+spec, "GOMAXPROCS=1")
+	procs := os.Getenv("KEYWARD_LDAP_BENCH_GOMAXPROCS")
+	if procs == "" {
+		procs = "1"
+	}
+	cmd.Env = append(os.Environ(), "KEYWARD_LDAP_BENCH_SERVE="+spec, "GOMAXPROCS="+procs)
 	stdin, err := cmd.StdinPipe()
 	require.NoError(b, err)
 	stdout, err := cmd.StdoutPipe()
