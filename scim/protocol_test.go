@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -330,4 +332,24 @@ func TestBusyStoreAnswers503(t *testing.T) {
 	assert.Equal(t, urnError, r.body["schemas"].([]any)[0])
 	r = e.do(http.MethodPost, "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"busy"}`)
 	assert.Equal(t, http.StatusCreated, r.status, "nothing was half-written: %s", r.raw)
+}
+
+func TestQuickStartToken(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dir := t.TempDir()
+	first, err := e.cl.QuickStartToken(t.Context(), dir)
+	require.NoError(t, err)
+	again, err := e.cl.QuickStartToken(t.Context(), dir)
+	require.NoError(t, err)
+	assert.Equal(t, first, again, "every run prints the same token")
+	fi, err := os.Stat(filepath.Join(dir, "scim-token"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	assert.Equal(t, http.StatusOK, e.doAs(first, http.MethodGet, "/Users", "").status)
+	require.NoError(t, e.cl.Remove(t.Context(), "quickstart"))
+	again, err = e.cl.QuickStartToken(t.Context(), dir)
+	require.NoError(t, err)
+	assert.Equal(t, first, again)
+	assert.Equal(t, http.StatusOK, e.doAs(first, http.MethodGet, "/Users", "").status, "a removed client comes back with the kept token")
 }
