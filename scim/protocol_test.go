@@ -89,6 +89,8 @@ func TestRateLimit(t *testing.T) {
 	r := e.do(http.MethodGet, "/Users", "")
 	assert.Equal(t, http.StatusTooManyRequests, r.status)
 	assert.NotEmpty(t, r.header.Get("Retry-After"))
+	assert.Equal(t, r.header.Get("Retry-After"), r.header.Get("X-Rate-Limit-Retry-After-Seconds"))
+	assert.Equal(t, "0", r.header.Get("X-Rate-Limit-Remaining"))
 	assert.Equal(t, urnError, r.body["schemas"].([]any)[0])
 	r = e.doAs(e.read, http.MethodGet, "/Users", "")
 	assert.Equal(t, http.StatusOK, r.status, "the limit is per client")

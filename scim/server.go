@@ -557,10 +557,14 @@ func (s *server) allow(w http.ResponseWriter, cl *Client) bool {
 	v, _ := s.limiters.LoadOrStore(cl.Name, rate.NewLimiter(rate.Limit(s.cfg.RateLimit), s.cfg.RateBurst))
 	lim := v.(*rate.Limiter)
 	res := lim.Reserve()
+	// SailPoint paces itself on these (iga.md §1.2).
+	w.Header().Set("X-Rate-Limit-Limit", strconv.Itoa(s.cfg.RateBurst))
+	w.Header().Set("X-Rate-Limit-Remaining", strconv.Itoa(max(int(lim.Tokens()), 0)))
 	if d := res.Delay(); d > 0 {
 		res.Cancel()
 		secs := int(d.Seconds()) + 1
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		w.Header().Set("X-Rate-Limit-Retry-After-Seconds", strconv.Itoa(secs))
 		writeError(w, http.StatusTooManyRequests, "", fmt.Sprintf("rate limit of %g requests/s exceeded; retry after %d s", s.cfg.RateLimit, secs))
 		return false
 	}
