@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -165,4 +168,49 @@ func BenchmarkChangeAtRest(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "ms-p50")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "ms-p99")
+}
+
+// rssMiB reads a process's resident set size.
+func rssMiB(b *testing.B, pid int) float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	require.NoError(b, err)
+	for _, l := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, err := strconv.ParseFloat(f[1], 64)
+			require.NoError(b, err)
+			return kb / 1024
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}
+
+// BenchmarkRSSIdentities provisions identities through SCIM (field engineers
+// with birthright grants, most awaiting a key) into the running quick start and
+// reports keyward's RSS, and the RSS extrapolated linearly to 100,000
+// identities. KEYWARD_BENCH_IDENTITIES sets how many (default 10,000; 100,000
+// measures the goal directly but takes about ten minutes). Goal: under 500 MiB
+// at 100,000.
+func BenchmarkRSSIdentities(b *testing.B) {
+	n := 10000
+	if v := os.Getenv("KEYWARD_BENCH_IDENTITIES"); v != "" {
+		var err error
+		n, err = strconv.Atoi(v)
+		require.NoError(b, err)
+	}
+	e := start(b)
+	base := rssMiB(b, e.kw.Process.Pid)
+	regions := []string{"north", "south", "east"}
+	b.ResetTimer()
+	began := time.Now()
+	parallel(n, 8, func(i int) {
+		no := 100000 + i
+		e.create("", joiner(fmt.Sprintf("person.%d@northgrid.example", no), no, "field engineer", regions[i%3]))
+	})
+	b.StopTimer()
+	rss := rssMiB(b, e.kw.Process.Pid)
+	b.ReportMetric(base, "MiB-rss-estate")
+	b.ReportMetric(rss, fmt.Sprintf("MiB-rss-at-%d", n))
+	b.ReportMetric(base+(rss-base)*100000/float64(n), "MiB-rss-100k-extrapolated")
+	b.ReportMetric(float64(n)/time.Since(began).Seconds(), "identities/s")
 }
