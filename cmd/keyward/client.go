@@ -14,10 +14,6 @@ import (
 
 // The client command is added through extraCommands, the hook main.go keeps for
 // commands that live in their own file.
-func init() { //nolint:gochecknoinits // main.go's extraCommands hook
-	extraCommands = append(extraCommands, (*app).clientCmd)
-}
-
 func (a *app) clientCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "client",

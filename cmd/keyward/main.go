@@ -79,16 +79,10 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	}
 	root.PersistentFlags().StringVarP(&a.cfgFile, "config", "c", os.Getenv("KEYWARD_CONFIG"), "configuration file (YAML); KEYWARD_* variables override it")
 	root.AddCommand(
-		a.serveCmd(), a.migrateCmd(), a.applyCmd(), a.grantCmd(), a.keyCmd(), a.auditCmd(), a.whyCmd(), a.reportCmd(), a.versionCmd(),
+		a.serveCmd(), a.migrateCmd(), a.applyCmd(), a.grantCmd(), a.keyCmd(), a.auditCmd(), a.whyCmd(), a.reportCmd(), a.clientCmd(), a.versionCmd(),
 	)
-	for _, extra := range extraCommands {
-		root.AddCommand(extra(a))
-	}
 	return root
 }
-
-// extraCommands lets other files of this package add commands (client, report).
-var extraCommands []func(*app) *cobra.Command
 
 func (a *app) load() error {
 	if a.cfg != nil {
