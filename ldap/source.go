@@ -45,6 +45,13 @@ type SourceConfig struct {
 	// MemberAttribute holds the members' DNs on a group: member (default) or
 	// uniqueMember.
 	MemberAttribute string
+	// PeopleBase, when set, is searched (subtree, RFC 2696 paged, PageSize
+	// entries a page) on the first poll and every FullEvery-th for the match
+	// attribute of every entry under it, so that members need no read each; members
+	// outside it are read one by one.
+	PeopleBase string
+	// PageSize is the page size of that search (default 500).
+	PageSize uint32
 	// MatchAttribute is read from each member's entry to find the identity
 	// (default employeeNumber).
 	MatchAttribute string
@@ -99,6 +106,9 @@ func (c *SourceConfig) defaults() error {
 	}
 	if c.Interval <= 0 {
 		c.Interval = 5 * time.Minute
+	}
+	if c.PageSize == 0 {
+		c.PageSize = 500
 	}
 	if c.FullEvery <= 0 {
 		c.FullEvery = 12
@@ -185,6 +195,11 @@ func (s *Source) Sync(ctx context.Context) ([]GroupReport, error) {
 		return nil, err
 	}
 	defer conn.Close()
+	if full && s.cfg.PeopleBase != "" {
+		if err := s.loadPeople(conn); err != nil {
+			return nil, err
+		}
+	}
 	var out []GroupReport
 	for _, g := range s.cfg.Groups {
 		r := s.syncGroup(ctx, conn, g, full)
@@ -366,6 +381,21 @@ func (s *Source) entitlement(ctx context.Context, ref string) (*domain.Entitleme
 		return nil
 	})
 	return out, err
+}
+
+// loadPeople reads the match attribute of every entry under PeopleBase with a
+// paged search.
+func (s *Source) loadPeople(conn *goldap.Conn) error {
+	res, err := conn.SearchWithPaging(goldap.NewSearchRequest(s.cfg.PeopleBase, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases, 0, 0, false,
+		"("+goldap.EscapeFilter(s.cfg.MatchAttribute)+"=*)", []string{s.cfg.MatchAttribute}, nil), s.cfg.PageSize)
+	if err != nil {
+		return fmt.Errorf("ldap source %s: read people under %s: %w", s.cfg.Name, s.cfg.PeopleBase, err)
+	}
+	for _, e := range res.Entries {
+		s.values[normDN(e.DN)] = e.GetAttributeValue(s.cfg.MatchAttribute)
+	}
+	s.log.Debug("directory people read", "base", s.cfg.PeopleBase, "entries", len(res.Entries))
+	return nil
 }
 
 // identityOf resolves a member DN to an active identity by the match attribute.

@@ -56,6 +56,7 @@ func TestDirectorySourceAgainstSlapd(t *testing.T) {
 		Name: "corp", URL: d.url, BindDN: d.rootDN, Password: d.rootPW,
 		Groups:      []GroupMapping{{DN: group, Entitlement: "north doors"}},
 		GracePeriod: 300 * time.Millisecond, FullEvery: 100,
+		PeopleBase: "ou=people," + testBase, PageSize: 2,
 	})
 	require.NoError(t, err)
 	dirGrants := func() []string {
@@ -79,6 +80,7 @@ func TestDirectorySourceAgainstSlapd(t *testing.T) {
 	}
 
 	r := sync()
+	assert.Len(t, src.values, 4, "the people were read with a paged search (2 a page)")
 	assert.Equal(t, []string{ids[0]}, r.Granted)
 	assert.Equal(t, []string{person(3)}, r.Unmatched, "a member without an identity is reported")
 	assert.ElementsMatch(t, []string{ids[0]}, dirGrants())
