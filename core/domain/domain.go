@@ -217,9 +217,12 @@ type Lock struct {
 	Meta
 	LockSystemID string `json:"lockSystemId"`
 	VendorID     string `json:"vendorId"`
-	Name         string `json:"name"`
-	AssetID      string `json:"assetId,omitempty"`
-	Online       bool   `json:"online,omitempty"`
+	// Name is the estate's name for the lock; VendorName what the lock system
+	// calls it. Inventory sync sets Name only for a lock the estate has not named.
+	Name       string `json:"name"`
+	VendorName string `json:"vendorName,omitempty"`
+	AssetID    string `json:"assetId,omitempty"`
+	Online     bool   `json:"online,omitempty"`
 	// AccessObjects are the vendor access objects that open this lock.
 	AccessObjects []string `json:"accessObjects,omitempty"`
 }

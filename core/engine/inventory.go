@@ -58,11 +58,14 @@ func (e *Engine) SyncInventory(ctx context.Context, lockSystemID string, inv Inv
 			if err != nil && !isNotFound(err) {
 				return err
 			}
-			next := &domain.Lock{Meta: domain.Meta{ID: id}, LockSystemID: lockSystemID, VendorID: l.VendorID, Name: l.Name, AccessObjects: l.AccessObjects, Online: l.Online}
+			next := &domain.Lock{Meta: domain.Meta{ID: id}, LockSystemID: lockSystemID, VendorID: l.VendorID, Name: l.Name, VendorName: l.Name, AccessObjects: l.AccessObjects, Online: l.Online}
 			expect := int64(0)
 			if cur != nil {
 				next.AssetID, expect = cur.AssetID, cur.Version
-				if cur.Name == next.Name && strings.Join(cur.AccessObjects, ",") == strings.Join(next.AccessObjects, ",") && cur.Online == next.Online {
+				if cur.Name != "" {
+					next.Name = cur.Name // the estate's name stands
+				}
+				if cur.VendorName == next.VendorName && cur.Name == next.Name && strings.Join(cur.AccessObjects, ",") == strings.Join(next.AccessObjects, ",") && cur.Online == next.Online {
 					continue
 				}
 			}
