@@ -100,10 +100,8 @@ func TestWhyAndGrantCommandsOnBadInput(t *testing.T) {
 	assert.Equal(t, 2, code)
 	assert.Contains(t, out, "RFC 3339")
 	out, code = run(t, ctx, "-c", cfg, "why", "--identity", "nobody", "--entitlement", "x", "--json")
-	require.Equal(t, 0, code, out)
-	var ans map[string]any
-	require.NoError(t, json.NewDecoder(strings.NewReader(out)).Decode(&ans), out)
-	assert.Equal(t, false, ans["hadAccess"])
+	assert.Equal(t, 1, code, "an unknown identity is an error, not \"no access\"")
+	assert.Contains(t, out, "not in keyward's history")
 	out, code = run(t, ctx, "-c", cfg, "grant", "approve", "g1")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, out, "--by")

@@ -65,6 +65,7 @@ func TestVerifyNamesTheFirstBrokenEvent(t *testing.T) {
 		{"edited body", []string{`UPDATE audit SET body = replace(body, '"actor":"test"', '"actor":"mallory"') WHERE seq = 7`}, 7, "edited"},
 		{"edited body with its hash recomputed elsewhere", []string{`UPDATE audit SET hash = 'ff' || substr(hash, 3) WHERE seq = 7`}, 7, "edited"},
 		{"deleted", []string{`DELETE FROM audit WHERE seq = 9`}, 10, "deleted"},
+		{"look-up column edited", []string{`UPDATE audit SET identity_id = 'someone-else' WHERE seq = 3`}, 3, "look-up columns"},
 		{"reordered", []string{
 			`UPDATE audit SET seq = -1 WHERE seq = 4`, `UPDATE audit SET seq = 4 WHERE seq = 5`, `UPDATE audit SET seq = 5 WHERE seq = -1`,
 		}, 4, "reordered"},

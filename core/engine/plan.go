@@ -310,6 +310,16 @@ func (t *txn) replan() error {
 // lands but the identity holds no active key, and closes the ones no longer needed.
 func (t *txn) awaitKeys(f *holderFacts) error {
 	if f.identity == nil {
+		// A deleted identity needs no key any more.
+		for _, task := range f.tasks {
+			task.State = domain.TaskDone
+			if err := store.Put(t.ctx, t.tx, task, task.Version); err != nil {
+				return err
+			}
+			if err := t.event("task.done", domain.KindTask, task.ID, task, func(ev *domain.AuditEvent) { ev.IdentityID = task.IdentityID }); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	id := f.identity.ID

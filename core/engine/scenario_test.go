@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -477,6 +478,7 @@ func TestDriverErrorsRetryThenSucceed(t *testing.T) {
 func TestBadInputIsTyped(t *testing.T) {
 	w := newWorld(t)
 	id := w.joiner("ada", "E100", "field engineer", "north")
+	w.joiner("ad\u00e9le", "E900", "clerk", "west")
 	from, until := t0.Add(time.Hour), t0
 	cases := map[string]struct {
 		step engine.Step
@@ -488,6 +490,10 @@ func TestBadInputIsTyped(t *testing.T) {
 		"duplicate userName":     {engine.UpsertIdentity{Identity: &domain.Identity{UserName: "ADA", Active: true}}, domain.ErrConflict},
 		"stale expected version": {engine.UpsertIdentity{Identity: &domain.Identity{Meta: domain.Meta{ID: id}, UserName: "ada", Active: true}, Expect: 99}, domain.ErrConflict},
 		"missing userName":       {engine.UpsertIdentity{Identity: &domain.Identity{}}, domain.ErrInvalid},
+		"control character":      {engine.UpsertIdentity{Identity: &domain.Identity{UserName: "nul\x00x", Active: true}}, domain.ErrInvalid},
+		"invalid UTF-8":          {engine.UpsertIdentity{Identity: &domain.Identity{UserName: "bad\xffx", Active: true}}, domain.ErrInvalid},
+		"too long":               {engine.UpsertIdentity{Identity: &domain.Identity{UserName: strings.Repeat("a", 257), Active: true}}, domain.ErrInvalid},
+		"same name, other form":  {engine.UpsertIdentity{Identity: &domain.Identity{UserName: "ade\u0301le", Active: true}}, domain.ErrConflict},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -495,9 +501,19 @@ func TestBadInputIsTyped(t *testing.T) {
 			require.ErrorIs(t, err, c.want)
 		})
 	}
+	_, err := w.eng.Execute(w.ctx, w.iga, engine.UpsertIdentity{Identity: &domain.Identity{UserName: "Ada", Active: true}})
+	assert.Contains(t, err.Error(), `taken by identity "`+id+`"`, "a conflict names who holds the name")
 	w.exec(engine.DeactivateIdentity{ID: id})
-	_, err := w.eng.Execute(w.ctx, w.iga, engine.Grant{IdentityID: id, EntitlementID: "dc"})
+	_, err = w.eng.Execute(w.ctx, w.iga, engine.Grant{IdentityID: id, EntitlementID: "dc"})
 	require.ErrorIs(t, err, domain.ErrPrecondition, "no grant on an inactive identity")
+}
+
+func TestDeletedIdentityNeedsNoKey(t *testing.T) {
+	w := newWorld(t)
+	id := w.joiner("bob", "E300", "field engineer", "north")
+	require.Len(t, w.tasks(id), 2)
+	w.exec(engine.DeleteIdentity{ID: id})
+	assert.Empty(t, w.tasks(id), "its hand-out-key tasks are closed")
 }
 
 func TestFailedBatchLeavesNothing(t *testing.T) {

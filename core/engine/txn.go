@@ -8,8 +8,11 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/keyward/keyward/core/domain"
 	"github.com/keyward/keyward/core/store"
@@ -134,10 +137,28 @@ func (t *txn) upsertIdentity(s UpsertIdentity) (string, error) {
 	if in == nil {
 		return "", domain.Invalid("identity", "missing")
 	}
-	in.UserName = strings.TrimSpace(in.UserName)
+	// NFC, so that two spellings of the same name are one userName.
+	in.UserName = norm.NFC.String(strings.TrimSpace(in.UserName))
 	var p domain.Problems
 	if in.UserName == "" {
 		p.Addf("userName: required")
+	}
+	checkText(&p, "userName", in.UserName, 256)
+	checkText(&p, "externalId", in.ExternalID, 256)
+	checkText(&p, "displayName", in.DisplayName, 1024)
+	checkText(&p, "employeeNumber", in.EmployeeNumber, 256)
+	checkText(&p, "name.formatted", in.Name.Formatted, 1024)
+	checkText(&p, "name.givenName", in.Name.GivenName, 256)
+	checkText(&p, "name.familyName", in.Name.FamilyName, 256)
+	for _, f := range []struct{ name, v string }{{"title", in.Title}, {"department", in.Department}, {"function", in.Function},
+		{"location", in.Location}, {"organization", in.Organization}, {"costCenter", in.CostCenter}, {"contractStatus", in.ContractStatus}} {
+		checkText(&p, f.name, f.v, 1024)
+	}
+	for _, e := range in.Emails {
+		checkText(&p, "emails", e.Value, 320)
+	}
+	for _, pr := range in.Projects {
+		checkText(&p, "projects", pr, 256)
 	}
 	for _, e := range in.Emails {
 		if e.Value == "" {
@@ -233,12 +254,13 @@ func (t *txn) unique(kind domain.Kind, id, attr, value string) error {
 	page, err := t.tx.List(t.ctx, kind, store.Query{Filter: store.And{
 		store.Compare{Attr: attr, Op: store.Eq, Value: value},
 		store.Compare{Attr: "id", Op: store.Ne, Value: id, CaseExact: true},
-	}, Limit: 0})
+	}, Limit: 1})
 	if err != nil {
 		return err
 	}
-	if page.Total > 0 {
-		return domain.Conflict(kind, id, "%s %q is already taken", attr, value)
+	if len(page.Records) > 0 {
+		return &domain.Error{Kind: domain.ErrConflict, Resource: kind, Field: attr,
+			Message: fmt.Sprintf("%q is already taken by %s %q", value, kind, page.Records[0].ID)}
 	}
 	return nil
 }
@@ -309,7 +331,7 @@ func (t *txn) defineEntitlement(s DefineEntitlement) (string, error) {
 	if en == nil {
 		return "", domain.Invalid("entitlement", "missing")
 	}
-	en.Name = strings.TrimSpace(en.Name)
+	en.Name = norm.NFC.String(strings.TrimSpace(en.Name))
 	if en.Criticality == "" {
 		en.Criticality = domain.CriticalityMedium
 	}
@@ -358,6 +380,9 @@ func (t *txn) validateEntitlement(en *domain.Entitlement) error {
 	if en.Name == "" {
 		p.Addf("name: required")
 	}
+	checkText(&p, "name", en.Name, 256)
+	checkText(&p, "description", en.Description, 4096)
+	checkText(&p, "owner", en.Owner, 256)
 	if !en.Criticality.Valid() {
 		p.Addf("criticality: %q is not one of low, medium, high, critical", en.Criticality)
 	}
@@ -796,4 +821,22 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// checkText refuses text that is not valid UTF-8, holds control characters (they
+// break LDAP DNs, CSV reports and terminals) or is longer than max runes.
+func checkText(p *domain.Problems, field, v string, maxRunes int) {
+	if v == "" {
+		return
+	}
+	if !utf8.ValidString(v) {
+		p.Addf("%s: is not valid UTF-8", field)
+		return
+	}
+	if n := utf8.RuneCountInString(v); n > maxRunes {
+		p.Addf("%s: %d characters, at most %d are allowed", field, n, maxRunes)
+	}
+	if strings.IndexFunc(v, unicode.IsControl) >= 0 {
+		p.Addf("%s: contains a control character", field)
+	}
 }

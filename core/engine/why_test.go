@@ -100,4 +100,22 @@ func TestWhyPolicyGrantAndLeaver(t *testing.T) {
 
 	_, err := report.Why(w.ctx, w.st, report.WhyQuery{IdentityID: id, At: t0})
 	require.ErrorIs(t, err, domain.ErrInvalid)
+	_, err = report.Why(w.ctx, w.st, report.WhyQuery{IdentityID: "nobody", EntitlementID: "north", At: t0})
+	require.ErrorIs(t, err, domain.ErrNotFound, "a typo is an error, not \"no access\"")
+	_, err = report.Why(w.ctx, w.st, report.WhyQuery{IdentityID: id, EntitlementID: "nosuch", At: t0})
+	require.ErrorIs(t, err, domain.ErrNotFound)
+}
+
+func TestWhyNoExposureWithoutKey(t *testing.T) {
+	w := newWorld(t)
+	id := w.joiner("bob", "E300", "field engineer", "north") // holds no key
+	w.clock.Advance(time.Hour)
+	w.exec(engine.DeactivateIdentity{ID: id})
+	w.exec(engine.Revoke{IdentityID: id, EntitlementID: "north"})
+	ans := w.why(report.WhyQuery{IdentityID: id, EntitlementID: "north", At: w.clock.Now()})
+	require.Len(t, ans.Grants, 1)
+	assert.False(t, ans.Grants[0].ExposedAt, "a grant that never reached a key exposes nothing")
+	var text bytes.Buffer
+	require.NoError(t, ans.WriteText(&text))
+	assert.Contains(t, text.String(), "identity.deactivated")
 }

@@ -57,6 +57,8 @@ type GrantHistory struct {
 	// ExposedAt: revoked before the moment but not yet effective on the key.
 	ExposedAt bool   `json:"exposedAt"`
 	Steps     []Step `json:"steps"`
+
+	onKey bool // it was planned on a key at some point
 }
 
 // Answer is the whole answer to a WhyQuery.
@@ -91,12 +93,38 @@ func Why(ctx context.Context, st store.Store, q WhyQuery) (*Answer, error) {
 		if err != nil {
 			return err
 		}
+		if len(rows) == 0 {
+			if ok, err := store.Exists(ctx, tx, domain.KindIdentity, q.IdentityID); err != nil {
+				return err
+			} else if !ok {
+				return &domain.Error{Kind: domain.ErrNotFound, Resource: domain.KindIdentity, ID: q.IdentityID, Message: "is not in keyward's history (give its id or current userName)"}
+			}
+		}
+		if q.EntitlementID != "" {
+			if err := knownEntitlement(ctx, tx, q.EntitlementID, rows); err != nil {
+				return err
+			}
+		}
 		return build(ans, rows, ents, q.At)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return ans, nil
+}
+
+// knownEntitlement refuses an entitlement that neither exists nor appears in the
+// identity's history, so that a typo is an error rather than "no access".
+func knownEntitlement(ctx context.Context, tx store.Tx, id string, rows []store.AuditRow) error {
+	if ok, err := store.Exists(ctx, tx, domain.KindEntitlement, id); err != nil || ok {
+		return err
+	}
+	for _, r := range rows {
+		if r.EntitlementID == id {
+			return nil
+		}
+	}
+	return domain.NotFound(domain.KindEntitlement, id)
 }
 
 // candidates lists the entitlements that open the asked entitlement or asset: for an
@@ -136,6 +164,7 @@ func candidates(ctx context.Context, tx store.Tx, q WhyQuery) ([]string, error) 
 func build(ans *Answer, rows []store.AuditRow, ents []string, at time.Time) error {
 	hist := map[string]*GrantHistory{}
 	var order []string
+	var idSteps []Step
 	activeAt := false
 	for _, row := range rows {
 		ev, err := audit.Decode(row)
@@ -144,6 +173,10 @@ func build(ans *Answer, rows []store.AuditRow, ents []string, at time.Time) erro
 		}
 		switch {
 		case ev.SubjectKind == domain.KindIdentity:
+			switch ev.Action {
+			case "identity.deactivated", "identity.reactivated", "identity.deleted":
+				idSteps = append(idSteps, Step{At: ev.At, Event: ev.Action, Actor: ev.Actor, Seq: ev.Seq})
+			}
 			var in domain.Identity
 			if json.Unmarshal(ev.Data, &in) == nil && in.UserName != "" {
 				ans.IdentityName = in.UserName
@@ -223,6 +256,7 @@ func build(ans *Answer, rows []store.AuditRow, ents []string, at time.Time) erro
 				}
 				switch ev.Action {
 				case "key.planned":
+					h.onKey = true
 					h.Steps = append(h.Steps, Step{At: ev.At, Event: "planned on key", Actor: ev.Actor, KeyID: ev.KeyID, Seq: ev.Seq})
 				case "key.delivery":
 					h.Steps = append(h.Steps, Step{At: ev.At, Event: "delivery " + string(d.Delivery.State), Actor: ev.Actor, KeyID: ev.KeyID, Detail: d.Delivery.Reason, Seq: ev.Seq})
@@ -244,9 +278,15 @@ func build(ans *Answer, rows []store.AuditRow, ents []string, at time.Time) erro
 		if !activeAt {
 			h.InForceAt = false
 		}
-		if h.RevokedAt != nil && !h.RevokedAt.After(at) && (h.EffectiveAt == nil || h.EffectiveAt.After(at)) {
+		if h.onKey && h.RevokedAt != nil && !h.RevokedAt.After(at) && (h.EffectiveAt == nil || h.EffectiveAt.After(at)) {
 			h.ExposedAt = true
 		}
+		if len(h.Steps) > 0 && h.ValidFrom == nil {
+			from := h.Steps[0].At
+			h.ValidFrom = &from // in force from when it was made
+		}
+		h.Steps = append(h.Steps, idSteps...)
+		slices.SortStableFunc(h.Steps, func(a, b Step) int { return int(a.Seq - b.Seq) })
 		if h.InForceAt {
 			ans.HadAccess = true
 		}
