@@ -153,7 +153,9 @@ func Load(path string) (*Config, error) {
 	} else {
 		c.dir, _ = os.Getwd()
 	}
-	err := v.Unmarshal(c, func(dc *mapstructure.DecoderConfig) { dc.ErrorUnused = false })
+	// ErrorUnused reports every unknown key of the nested sections at once; the
+	// top level collects its unknown keys in Extra for Validate.
+	err := v.Unmarshal(c, func(dc *mapstructure.DecoderConfig) { dc.ErrorUnused = true })
 	if err != nil {
 		return nil, &Problems{File: path, List: []string{err.Error()}}
 	}
