@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	_ "time/tzdata" // schedules name IANA time zones; a host without tzdata still knows them
 
@@ -47,7 +48,16 @@ func main() {
 	}
 }
 
+// cobraUsage are the starts of cobra's own errors about how a command was called.
+var cobraUsage = []string{"unknown command", "unknown flag", "unknown shorthand flag", "required flag", "accepts ", "requires at least",
+	"requires at most", "invalid argument", "flag needs an argument", "bad flag syntax", "unknown subcommand"}
+
 func exitCode(err error) int {
+	for _, p := range cobraUsage {
+		if strings.HasPrefix(err.Error(), p) {
+			return 2
+		}
+	}
 	var ee *exitError
 	var cp *config.Problems
 	var ep *estate.ProblemsError
@@ -81,7 +91,26 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	root.AddCommand(
 		a.serveCmd(), a.migrateCmd(), a.applyCmd(), a.grantCmd(), a.keyCmd(), a.auditCmd(), a.whyCmd(), a.reportCmd(), a.clientCmd(), a.versionCmd(),
 	)
+	groupsRefuseUnknown(root)
 	return root
+}
+
+// groupsRefuseUnknown makes a command that only groups others (report, grant, key,
+// audit, client) refuse an unknown subcommand with an error, instead of printing
+// its help and succeeding.
+func groupsRefuseUnknown(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		groupsRefuseUnknown(sub)
+	}
+	if c.HasSubCommands() && c.Run == nil && c.RunE == nil && c.Parent() != nil {
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("unknown subcommand %q for %q; see %s --help", args[0], cmd.CommandPath(), cmd.CommandPath())
+			}
+			return cmd.Help()
+		}
+	}
 }
 
 func (a *app) load() error {

@@ -165,3 +165,12 @@ func TestProductionRefusesTestClock(t *testing.T) {
 	assert.Equal(t, 2, code)
 	assert.Contains(t, out, "refused by a production configuration")
 }
+
+func TestUsageErrorsExit2(t *testing.T) {
+	for _, args := range [][]string{{"bogus"}, {"report", "nosuch"}, {"report", "review"}, {"why", "--bogus"}, {"key", "assign", "k1"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			_, code := run(t, context.Background(), args...)
+			assert.Equal(t, 2, code)
+		})
+	}
+}
