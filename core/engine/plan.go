@@ -239,6 +239,9 @@ func (t *txn) prefetch(ids []string) (map[string]*holderFacts, map[string]*domai
 	for id, f := range facts {
 		f.grants = t.live(f.identity, byID[id])
 	}
+	if err := t.loadEntitlements(grants); err != nil {
+		return nil, nil, err
+	}
 	keys, err := byHolder[domain.Key](t, "holderId", ids)
 	if err != nil {
 		return nil, nil, err
@@ -268,6 +271,31 @@ func (t *txn) prefetch(ids []string) (map[string]*holderFacts, map[string]*domai
 		}
 	}
 	return facts, ks, nil
+}
+
+// loadEntitlements reads the entitlements of the grants that the transaction has
+// not read yet, a hundred per query.
+func (t *txn) loadEntitlements(grants []*domain.Grant) error {
+	var missing store.Or
+	seen := map[string]bool{}
+	for _, g := range grants {
+		if _, ok := t.ents[g.EntitlementID]; !ok && !seen[g.EntitlementID] {
+			seen[g.EntitlementID] = true
+			missing = append(missing, store.Eqf("id", g.EntitlementID))
+		}
+	}
+	for len(missing) > 0 {
+		n := min(len(missing), 100)
+		ents, err := store.All[domain.Entitlement](t.ctx, t.tx, missing[:n])
+		if err != nil {
+			return err
+		}
+		for _, en := range ents {
+			t.ents[en.ID] = en
+		}
+		missing = missing[n:]
+	}
+	return nil
 }
 
 // replan recomputes the desired access of every key touched by the command, from
