@@ -19,6 +19,10 @@ import (
 )
 
 // cliActor names the person at the terminal.
+//
+// TODO: CLI commands run on the wall clock even when serve runs on the test clock
+// control, so an approval or key report made from the CLI during a test is stamped
+// with the real time.
 func cliActor(by string) engine.Actor {
 	if by == "" {
 		if u, err := user.Current(); err == nil {
