@@ -140,27 +140,18 @@ func (d *Driver) AssignKey(ctx context.Context, req driver.AssignKeyRequest) (dr
 
 // ReturnKey implements driver.Driver (CWM: hand in).
 func (d *Driver) ReturnKey(ctx context.Context, req driver.KeyRequest) (driver.Key, error) {
-	const op = "cliq: return key"
-	_, _, m, err := d.conn(op)
-	if err != nil {
-		return driver.Key{}, err
-	}
-	if req.IdempotencyKey == "" {
-		return driver.Key{}, needIdem(op)
-	}
-	if _, err := liveKey(ctx, op, m, req.KeyID); err != nil {
-		return driver.Key{}, err
-	}
-	if err := m.HandInKey(ctx, req.KeyID); err != nil {
-		return driver.Key{}, mapErr(op, err)
-	}
-	return d.keyNow(ctx, op, m, req.KeyID)
+	return d.custodyChange(ctx, "cliq: return key", req, cwm.Management.HandInKey)
 }
 
 // ReportKeyLost implements driver.Driver. It only marks the key lost;
 // blocking it in cylinders is BlockKey.
 func (d *Driver) ReportKeyLost(ctx context.Context, req driver.KeyRequest) (driver.Key, error) {
-	const op = "cliq: report key lost"
+	return d.custodyChange(ctx, "cliq: report key lost", req, cwm.Management.ReportKeyLost)
+}
+
+// custodyChange runs one custody call on a live key and answers with the key
+// as CWM holds it afterwards.
+func (d *Driver) custodyChange(ctx context.Context, op string, req driver.KeyRequest, call func(cwm.Management, context.Context, string) error) (driver.Key, error) {
 	_, _, m, err := d.conn(op)
 	if err != nil {
 		return driver.Key{}, err
@@ -171,7 +162,7 @@ func (d *Driver) ReportKeyLost(ctx context.Context, req driver.KeyRequest) (driv
 	if _, err := liveKey(ctx, op, m, req.KeyID); err != nil {
 		return driver.Key{}, err
 	}
-	if err := m.ReportKeyLost(ctx, req.KeyID); err != nil {
+	if err := call(m, ctx, req.KeyID); err != nil {
 		return driver.Key{}, mapErr(op, err)
 	}
 	return d.keyNow(ctx, op, m, req.KeyID)
