@@ -28,21 +28,7 @@ var (
 // joinGroups resolves members eq "<user id>" into the entitlements the user
 // holds a current grant of.
 func (s *server) joinGroups(ctx context.Context, tx store.Tx, attr string, value string) ([]string, error) {
-	var sel store.Expr = store.And{store.Eqf("identityId", value), currentGrant()}
-	if op, ok := strings.CutPrefix(attr, "meta.lastmodified "); ok {
-		sel = store.Compare{Attr: "modified", Op: store.Op(op), Value: value, CaseExact: true}
-	}
-	grants, err := store.All[domain.Grant](ctx, tx, sel)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, g := range grants {
-		if !slices.Contains(out, g.EntitlementID) {
-			out = append(out, g.EntitlementID)
-		}
-	}
-	return out, nil
+	return joinGrants(ctx, tx, attr, value, "identityId", func(g *domain.Grant) string { return g.EntitlementID })
 }
 
 type groupFacts struct {

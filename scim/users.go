@@ -32,7 +32,14 @@ var (
 // joinUsers resolves groups/entitlements/grants eq "<entitlement id>" into the
 // ids of the identities holding a current grant of it.
 func (s *server) joinUsers(ctx context.Context, tx store.Tx, attr string, value string) ([]string, error) {
-	var sel store.Expr = store.And{store.Eqf("entitlementId", value), currentGrant()}
+	return joinGrants(ctx, tx, attr, value, "entitlementId", func(g *domain.Grant) string { return g.IdentityID })
+}
+
+// joinGrants selects the current grants whose key attribute equals value (or,
+// for a "meta.lastmodified OP" attr, the grants changed accordingly) and returns
+// the distinct other side of each.
+func joinGrants(ctx context.Context, tx store.Tx, attr, value, key string, side func(*domain.Grant) string) ([]string, error) {
+	var sel store.Expr = store.And{store.Eqf(key, value), currentGrant()}
 	if op, ok := strings.CutPrefix(attr, "meta.lastmodified "); ok {
 		sel = store.Compare{Attr: "modified", Op: store.Op(op), Value: value, CaseExact: true}
 	}
@@ -42,8 +49,8 @@ func (s *server) joinUsers(ctx context.Context, tx store.Tx, attr string, value 
 	}
 	var out []string
 	for _, g := range grants {
-		if !slices.Contains(out, g.IdentityID) {
-			out = append(out, g.IdentityID)
+		if id := side(g); !slices.Contains(out, id) {
+			out = append(out, id)
 		}
 	}
 	return out, nil
