@@ -40,6 +40,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -359,7 +360,7 @@ func Parse(name string, b []byte) (*Estate, error) {
 					if !ok {
 						bad(x.line, "entitlement %q: schedule day %q is not one of mon..sun", x.ID, d)
 					}
-					dw.Days = append(dw.Days, timeWeekday(n))
+					dw.Days = append(dw.Days, time.Weekday(n))
 				}
 				s.Windows = append(s.Windows, dw)
 			}
